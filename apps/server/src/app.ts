@@ -1,0 +1,152 @@
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import fastifyCookie from '@fastify/cookie'
+import fastifyCors from '@fastify/cors'
+import fastifyHelmet from '@fastify/helmet'
+import fastifyStatic from '@fastify/static'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod'
+import type { AppDeps } from './context'
+import { AppError, forbidden, installErrorHandler } from './errors'
+import { newId } from './ids'
+import { createServices, type Services } from './services'
+import { registerFeatureRoutes } from './routes'
+import { opsRoutes } from './features/ops/ops.routes'
+
+export type App = FastifyInstance & { services: Services }
+
+/**
+ * Our own routes live under these prefixes and must declare `config.auth`. Anything else was added
+ * by a plugin (CORS preflight, docs UI, static web files) and is public by nature.
+ */
+const API_PREFIXES = ['/api/', '/v1/', '/healthz', '/readyz', '/metrics', '/openapi.json', '/.well-known/']
+
+/** A request id from the client is kept only if it looks like one of ours or a UUID. */
+const REQUEST_ID_RE = /^[A-Za-z0-9_-]{8,64}$/
+
+/**
+ * Builds the Fastify app from its dependencies. No I/O happens at import time; everything
+ * external (database, Redis, keys, logger) comes in through `deps`.
+ */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps
+  const options: FastifyServerOptions = {
+    loggerInstance: deps.logger,
+    bodyLimit: config.QIAO_BODY_LIMIT,
+    // Trust exactly as many proxy hops as configured (0 = none): X-Forwarded-For is otherwise forgeable.
+    trustProxy: (_addr: string, hop: number) => hop < config.QIAO_TRUST_PROXY,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : newId()
+    },
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: false,
+    // Deeply nested JSON is refused by the parser limits below rather than blowing the stack.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    routerOptions: { ignoreTrailingSlash: true },
+  }
+  const app: FastifyInstance = Fastify(options)
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.decorateRequest('user', null)
+  installErrorHandler(app)
+
+  // Every answer, errors and 404s included, carries the request id.
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id)
+    done()
+  })
+
+  // Every route must say who may call it; a route without `config.auth` fails at startup.
+  app.addHook('onRoute', (route) => {
+    const cfg = (route.config ?? {}) as { auth?: string }
+    if (cfg.auth) return
+    if (API_PREFIXES.some((p) => route.url.startsWith(p))) {
+      throw new Error(`Route ${String(route.method)} ${route.url} does not declare config.auth`)
+    }
+    route.config = { ...cfg, auth: 'public' }
+  })
+
+  const services = createServices(deps)
+
+  // Authentication and role checks run before validation, so an anonymous caller learns nothing
+  // about a route's schema, and the role is re-read from the database on every request.
+  app.addHook('onRequest', async (request) => {
+    const auth = request.routeOptions.config.auth
+    if (auth === 'user' || auth === 'admin') {
+      request.user = await services.auth.authenticate(request)
+      if (auth === 'admin' && request.user.role !== 'admin') throw forbidden()
+    }
+  })
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // antd's CSS-in-JS injects <style> elements; styles are not scripts.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        workerSrc: ["'self'"],
+        manifestSrc: ["'self'"],
+      },
+    },
+    crossOriginEmbedderPolicy: false,
+    strictTransportSecurity: config.QIAO_PUBLIC_URL.startsWith('https:'),
+  })
+  await app.register(fastifyCors, {
+    // Closed by default: only the listed origins may call the API from a browser.
+    origin: config.QIAO_CORS_ORIGINS?.length ? config.QIAO_CORS_ORIGINS : false,
+    credentials: true,
+  })
+  await app.register(fastifyCookie)
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Qiao API', version: '0.1.0', description: 'The Qiao (桥) HTTP API. See API.md.' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: false })
+  app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, () => app.swagger())
+
+  opsRoutes(app, deps)
+  await registerFeatureRoutes(app, deps, services)
+
+  await serveWebApp(app)
+  return Object.assign(app, { services })
+}
+
+/** In a production build the server also serves the SPA; unknown non-API paths get index.html. */
+async function serveWebApp(app: FastifyInstance): Promise<void> {
+  const candidates = [resolve(process.cwd(), 'apps/web/dist'), resolve(import.meta.dirname, '../../web/dist')]
+  const root = candidates.find((dir) => existsSync(join(dir, 'index.html')))
+  if (!root) return
+  await app.register(fastifyStatic, { root, wildcard: false, index: ['index.html'] })
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/'
+    const isApi = path.startsWith('/api/') || path.startsWith('/v1/') || path === '/api' || path === '/v1'
+    if (request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {
+      return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html')
+    }
+    throw new AppError('NOT_FOUND', 'Route not found')
+  })
+}

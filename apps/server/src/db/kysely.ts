@@ -1,0 +1,89 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { createPool } from 'mysql2'
+import pg from 'pg'
+import type { Database } from './schema'
+
+export type Dialect = 'sqlite' | 'mysql' | 'postgres'
+
+export interface Db {
+  readonly kysely: Kysely<Database>
+  readonly dialect: Dialect
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+// PostgreSQL returns BIGINT and NUMERIC (SUM, COUNT) as strings; our values fit in a double.
+pg.types.setTypeParser(20, (v) => Number(v))
+pg.types.setTypeParser(1700, (v) => Number(v))
+
+export function dialectOf(url: string | undefined): Dialect {
+  if (!url || url.startsWith('sqlite:')) return 'sqlite'
+  if (url.startsWith('mysql:') || url.startsWith('mariadb:')) return 'mysql'
+  return 'postgres'
+}
+
+/** Opens the database named by DATABASE_URL (unset = `<dataDir>/qiao.db`). Does not migrate. */
+export function openDb(options: { url?: string | undefined; dataDir: string; poolSize?: number }): Db {
+  const dialect = dialectOf(options.url)
+  const plugins = [new CamelCasePlugin()]
+  let kysely: Kysely<Database>
+  if (dialect === 'sqlite') {
+    const file = options.url?.startsWith('sqlite:')
+      ? options.url.slice('sqlite:'.length).replace(/^\/\//, '')
+      : join(options.dataDir, 'qiao.db')
+    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true })
+    const database = new SQLite(file)
+    database.pragma('journal_mode = WAL')
+    database.pragma('synchronous = NORMAL')
+    database.pragma('busy_timeout = 5000')
+    database.pragma('foreign_keys = ON')
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins })
+  } else if (dialect === 'mysql') {
+    const url = options.url!.replace(/^mariadb:/, 'mysql:')
+    const pool = createPool({
+      uri: url,
+      connectionLimit: options.poolSize ?? 10,
+      // SUM() answers DECIMAL; as numbers, not strings. BIGINT fits a double for our values.
+      decimalNumbers: true,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      timezone: 'Z',
+      charset: 'utf8mb4',
+    })
+    kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins })
+  } else {
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins })
+  }
+  return {
+    kysely,
+    dialect,
+    async ping() {
+      await sql`select 1`.execute(kysely)
+    },
+    async close() {
+      await kysely.destroy()
+    },
+  }
+}
+
+/** True when the error is a unique-constraint violation, on any of the three engines. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string }
+  return (
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.errno === 1062 ||
+    e?.code === '23505'
+  )
+}
+
+/** Affected-row count of an update/delete result, the same on all three engines. */
+export function affectedRows(result: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): number {
+  return Number(result.numUpdatedRows ?? result.numDeletedRows ?? 0n)
+}

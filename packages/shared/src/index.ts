@@ -1,0 +1,5 @@
+export * from './errors'
+export * from './auth'
+export * from './common'
+export * from './models'
+export * from './sse'
