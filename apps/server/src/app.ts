@@ -19,7 +19,14 @@ import { createServices, type Services } from './services'
 import { registerFeatureRoutes } from './routes'
 import { opsRoutes } from './features/ops/ops.routes'
 
-export type App = FastifyInstance & { services: Services }
+/** One registered route as the route-table test sees it (SECURITY.md C5); `auth` as declared. */
+export interface RouteTableEntry {
+  method: string
+  url: string
+  auth: string | undefined
+}
+
+export type App = FastifyInstance & { services: Services; routeTable: RouteTableEntry[] }
 
 /**
  * Our own routes live under these prefixes and must declare `config.auth`. Anything else was added
@@ -45,8 +52,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : newId()
     },
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
     // Deeply nested JSON is refused by the parser limits below rather than blowing the stack.
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
@@ -66,8 +71,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
 
   // Every route must say who may call it; a route without `config.auth` fails at startup.
+  const routeTable: RouteTableEntry[] = []
   app.addHook('onRoute', (route) => {
     const cfg = (route.config ?? {}) as { auth?: string }
+    // Recorded as declared (undefined for plugin routes, which default to public below).
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, auth: cfg.auth })
     if (cfg.auth) return
     if (API_PREFIXES.some((p) => route.url.startsWith(p))) {
       throw new Error(`Route ${String(route.method)} ${route.url} does not declare config.auth`)
@@ -132,7 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerFeatureRoutes(app, deps, services)
 
   await serveWebApp(app)
-  return Object.assign(app, { services })
+  return Object.assign(app, { services, routeTable })
 }
 
 /** In a production build the server also serves the SPA; unknown non-API paths get index.html. */
@@ -141,7 +149,9 @@ async function serveWebApp(app: FastifyInstance): Promise<void> {
   const root = candidates.find((dir) => existsSync(join(dir, 'index.html')))
   if (!root) return
   await app.register(fastifyStatic, { root, wildcard: false, index: ['index.html'] })
-  app.setNotFoundHandler((request, reply) => {
+  // A catch-all GET route rather than a second not-found handler: errors.ts already owns that one
+  // and Fastify refuses to set it twice. Static files and every real route take precedence.
+  app.get('/*', { config: { auth: 'public' }, schema: { hide: true } }, (request, reply) => {
     const path = request.url.split('?')[0] ?? '/'
     const isApi = path.startsWith('/api/') || path.startsWith('/v1/') || path === '/api' || path === '/v1'
     if (request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {

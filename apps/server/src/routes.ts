@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppDeps } from './context'
 import type { Services } from './services'
-import { authRoutes } from './features/auth/auth.routes'
+import { auditRoutes } from './features/audit/audit.routes'
+import { authRoutes, jwksRoutes } from './features/auth/auth.routes'
+import { usersRoutes } from './features/users/users.routes'
 import { meRoutes } from './features/me/me.routes'
+import { adminModelsRoutes, modelsRoutes } from './features/models/models.routes'
+import { providersRoutes } from './features/providers/providers.routes'
 
 /**
  * The route table: one line per feature. Each feature's routes live in its own folder and
@@ -17,4 +21,25 @@ export async function registerFeatureRoutes(app: FastifyInstance, deps: AppDeps,
     meRoutes(f, deps, services)
     done()
   }, { prefix: '/api/me' })
+  jwksRoutes(app, deps, services)
+  await app.register((f, _o, done) => {
+    usersRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/users' })
+  await app.register((f, _o, done) => {
+    auditRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/audit-logs' })
+  await app.register((f, _o, done) => {
+    modelsRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/models' })
+  await app.register((f, _o, done) => {
+    adminModelsRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/models' })
+  await app.register((f, _o, done) => {
+    providersRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/providers' })
 }

@@ -1,6 +1,10 @@
 import type { AppDeps } from './context'
 import { createAuditService } from './features/audit/audit.service'
 import { createAuthService } from './features/auth/auth.service'
+import { createUsersService } from './features/users/users.service'
+import { createModelsService } from './features/models/models.service'
+import { createProvidersService } from './features/providers/providers.service'
+import { createProviderRegistry } from './providers/registry'
 
 /**
  * Every feature's service, built once per app from the same dependencies. Features reach each
@@ -9,7 +13,11 @@ import { createAuthService } from './features/auth/auth.service'
 export function createServices(deps: AppDeps) {
   const audit = createAuditService(deps)
   const auth = createAuthService(deps, { audit })
-  return { audit, auth }
+  const users = createUsersService(deps, { audit, auth })
+  const providers = createProviderRegistry(deps, { audit })
+  const providerChannels = createProvidersService(deps, { audit, providers })
+  const models = createModelsService(deps, { audit, providers })
+  return { audit, auth, users, providers, providerChannels, models }
 }
 
 export type Services = ReturnType<typeof createServices>

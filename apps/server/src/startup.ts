@@ -1,10 +1,16 @@
 import type { App } from './app'
 import type { AppDeps } from './context'
+import { bootstrapAdmin } from './features/auth/bootstrap'
+import { startProviders } from './providers/seed'
 
 /**
  * One-time work at boot after the app is built (bootstrap the admin, seed channels, start
  * background jobs). Returns a function that stops the background work on shutdown.
  */
 export async function startup(_app: App, _deps: AppDeps): Promise<() => Promise<void>> {
-  return async () => {}
+  await bootstrapAdmin(_app, _deps)
+  const stopProviders = await startProviders(_deps, _app.services.providers)
+  return async () => {
+    await stopProviders()
+  }
 }

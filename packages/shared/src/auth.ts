@@ -90,3 +90,58 @@ export const ChangePasswordBodySchema = z
   .object({ currentPassword: passwordInput, newPassword: passwordInput })
   .strict()
 export type ChangePasswordBody = z.infer<typeof ChangePasswordBodySchema>
+
+/** `GET /.well-known/jwks.json`: the public keys that verify access tokens, tagged by `kid`. */
+export const JwksSchema = z.object({
+  keys: z.array(
+    z.object({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string(), n: z.string(), e: z.string() }),
+  ),
+})
+export type Jwks = z.infer<typeof JwksSchema>
+
+/** An account as the admin console lists it: the public view plus usage totals. */
+export const AdminUserSchema = UserSchema.extend({
+  updatedAt: z.string(),
+  usage: z.object({ calls: z.number().int(), cost: z.number().int() }),
+})
+export type AdminUser = z.infer<typeof AdminUserSchema>
+
+export const AdminUserQuerySchema = z.object({
+  q: z.string().trim().max(100).optional(),
+  role: RoleSchema.optional(),
+  status: UserStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+})
+export type AdminUserQuery = z.infer<typeof AdminUserQuerySchema>
+
+export const AdminUpdateUserBodySchema = z
+  .object({ role: RoleSchema.optional(), status: UserStatusSchema.optional() })
+  .strict()
+export type AdminUpdateUserBody = z.infer<typeof AdminUpdateUserBodySchema>
+
+export const AuditSeveritySchema = z.enum(['info', 'warning', 'high'])
+export type AuditSeverity = z.infer<typeof AuditSeveritySchema>
+
+/** One audit-log row. `details` never carries secrets. */
+export const AuditLogSchema = z.object({
+  id: z.string(),
+  actorId: z.string().nullable(),
+  action: z.string(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  severity: AuditSeveritySchema,
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.string(),
+})
+export type AuditLog = z.infer<typeof AuditLogSchema>
+
+export const AuditLogQuerySchema = z.object({
+  action: z.string().trim().max(64).optional(),
+  actorId: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+})
+export type AuditLogQuery = z.infer<typeof AuditLogQuerySchema>

@@ -2,6 +2,7 @@ import { Migrator, MysqlAdapter, PostgresAdapter, type Kysely, type Migration, t
 import type { Dialect } from './kysely'
 import type { Database } from './schema'
 import * as m0001 from './migrations/0001_init'
+import * as m0002 from './migrations/0002_search'
 
 /**
  * Migrations are listed here, not read from disk, so they survive bundling. Add new ones in order.
@@ -9,6 +10,7 @@ import * as m0001 from './migrations/0001_init'
  */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
+  '0002_search': m0002,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) }

@@ -1,0 +1,422 @@
+/**
+ * The one way adapters talk to upstreams: undici `request` through the caller's dispatcher (which
+ * may be the SSRF-guarded one, so it is never bypassed and redirects are never followed), with
+ * connect / first-byte / idle / total timeouts, bounded retries before the first byte, and prompt
+ * cancellation through `ctx.signal`.
+ *
+ * Secrets: the provider key goes into the Authorization header and nowhere else. Nothing here logs,
+ * and every error message is built from our own words plus upstream text with the key scrubbed out;
+ * raw transport errors are never attached as `cause` (they can carry request options).
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Agent, request, type Dispatcher } from 'undici'
+import { parseSse, type SseEvent, type SseItem } from './sse'
+import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, ProviderError, type RetryPolicy, type Timeouts, type UpstreamContext } from './types'
+
+/** What an adapter's error mapper sees of a non-2xx answer (or an in-band error payload). */
+export interface UpstreamFailure {
+  /** HTTP status; 200 for an error that arrived inside a successful stream. */
+  status: number
+  /** The response body as text (truncated), or the `data:` of an error event. */
+  body: string
+  retryAfterMs?: number
+  /** The upstream request id from response headers, when it sent one. */
+  headerRequestId?: string
+}
+
+export type ErrorMapper = (failure: UpstreamFailure) => ProviderError
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST'
+  url: string
+  headers?: Record<string, string>
+  /** Serialised as JSON. */
+  body?: unknown
+  /**
+   * Whether sending the request twice cannot create two things upstream. Default true. A
+   * non-idempotent call (an image task) is only retried when the upstream certainly did not act on
+   * it: 429, 503, or a refused connection.
+   */
+  idempotent?: boolean
+  mapError: ErrorMapper
+}
+
+export interface JsonResponse {
+  json: unknown
+  headers: Record<string, string | string[] | undefined>
+}
+
+/** Bodies above this are refused rather than buffered: no legitimate JSON answer is this large. */
+const MAX_JSON_BYTES = 32 * 1024 * 1024
+/** Error bodies are only read this far; the mapper needs the code, not a novel. */
+const MAX_ERROR_BYTES = 64 * 1024
+
+/** Transport errors that mean "the request did not get a response"; safe to retry for idempotent calls. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+])
+
+const agents = new Map<number, Agent>()
+/** Without a caller dispatcher, one shared Agent per connect timeout (connect timeouts live on the Agent). */
+function defaultDispatcher(connectMs: number): Dispatcher {
+  let agent = agents.get(connectMs)
+  if (!agent) {
+    agent = new Agent({ connect: { timeout: connectMs } })
+    agents.set(connectMs, agent)
+  }
+  return agent
+}
+
+/** `base` + `path` with exactly one slash between them. */
+export function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. Undefined when absent or unparsable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value
+  if (v === undefined || v.trim() === '') return undefined
+  const trimmed = v.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000)
+  // An HTTP date always names a weekday and month; Date.parse alone would read "-5" as a year.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined
+  const date = Date.parse(trimmed)
+  if (Number.isNaN(date)) return undefined
+  return Math.max(0, date - now)
+}
+
+/**
+ * Removes the key from text that came from an upstream. Some providers echo a masked key back
+ * (`sk-abc***xyz`); even a partial key is a secret in logs, so those shapes go too.
+ */
+export function scrubSecret(text: string, secret: string): string {
+  let out = text
+  if (secret.length >= 4) out = out.split(secret).join('[redacted]')
+  return out.replace(/\b(sk|ak|key)-[A-Za-z0-9_-]*\*{2,}[A-Za-z0-9_-]*/gi, '[redacted]')
+}
+
+/** A copy of `err` with more info (ProviderError fields are read-only). */
+export function withInfo(err: ProviderError, info: ProviderError['info']): ProviderError {
+  return new ProviderError(err.kind, err.message, { ...err.info, ...info })
+}
+
+/** The same error with the key scrubbed out of its message (for errors built from in-band upstream text). */
+export function scrubError(err: ProviderError, apiKey: string): ProviderError {
+  const message = scrubSecret(err.message, apiKey)
+  return message === err.message ? err : new ProviderError(err.kind, message, err.info)
+}
+
+/** Default mapping from an HTTP status alone, for codes a provider's table does not know. */
+export function kindFromStatus(status: number): ProviderError['kind'] {
+  if (status === 401 || status === 403) return 'auth_failed'
+  if (status === 404) return 'not_found'
+  if (status === 408 || status === 504) return 'timeout'
+  if (status === 429) return 'rate_limited'
+  if (status >= 500) return 'upstream_unavailable'
+  if (status >= 400) return 'bad_request'
+  return 'upstream_unavailable'
+}
+
+function headerString(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+type Phase = 'first byte' | 'idle' | 'total'
+
+/** One logical upstream call: its timers, its abort controller and its retry budget. */
+class Call {
+  readonly controller = new AbortController()
+  readonly timeouts: Timeouts
+  readonly retry: RetryPolicy
+  readonly dispatcher: Dispatcher
+  private phaseTimer: NodeJS.Timeout | undefined
+  private readonly totalTimer: NodeJS.Timeout
+  private readonly deadline: number
+  private timedOut: Phase | undefined
+  private readonly onAbort = (): void => this.controller.abort()
+
+  constructor(private readonly ctx: UpstreamContext) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(ctx.timeouts) }
+    this.retry = { ...DEFAULT_RETRY, ...definedOnly(ctx.retry) }
+    this.dispatcher = ctx.dispatcher ?? defaultDispatcher(this.timeouts.connectMs)
+    this.deadline = Date.now() + this.timeouts.totalMs
+    this.totalTimer = setTimeout(() => this.expire('total'), this.timeouts.totalMs)
+    this.totalTimer.unref()
+    if (ctx.signal) {
+      if (ctx.signal.aborted) this.controller.abort()
+      else ctx.signal.addEventListener('abort', this.onAbort, { once: true })
+    }
+  }
+
+  private expire(phase: Phase): void {
+    this.timedOut ??= phase
+    this.controller.abort()
+  }
+
+  arm(phase: 'first byte' | 'idle'): void {
+    clearTimeout(this.phaseTimer)
+    const ms = phase === 'first byte' ? this.timeouts.firstByteMs : this.timeouts.idleMs
+    this.phaseTimer = setTimeout(() => this.expire(phase), ms)
+    // Timers only ever abort this call; they must not keep a shutting-down process alive.
+    this.phaseTimer.unref()
+  }
+
+  disarm(): void {
+    clearTimeout(this.phaseTimer)
+  }
+
+  close(): void {
+    clearTimeout(this.phaseTimer)
+    clearTimeout(this.totalTimer)
+    this.ctx.signal?.removeEventListener('abort', this.onAbort)
+    // Releases the socket if the body was not read to the end (consumer stopped early).
+    this.controller.abort()
+  }
+
+  /** Milliseconds left before the total deadline. */
+  remainingMs(): number {
+    return this.deadline - Date.now()
+  }
+
+  /** Throws what an interrupted call should throw: the caller's abort reason, or a timeout. */
+  throwIfStopped(): void {
+    if (this.ctx.signal?.aborted) throw abortReason(this.ctx.signal)
+    if (this.timedOut) throw new ProviderError('timeout', `Upstream ${this.timedOut} timeout`)
+  }
+
+  /** Converts anything thrown by undici into the error to surface; `connection` says whether it may be retried. */
+  classify(err: unknown, stage: 'before response' | 'in body'): { error: unknown; connection: boolean; refused: boolean } {
+    if (this.ctx.signal?.aborted) return { error: abortReason(this.ctx.signal), connection: false, refused: false }
+    if (this.timedOut) return { error: new ProviderError('timeout', `Upstream ${this.timedOut} timeout`), connection: false, refused: false }
+    if (err instanceof ProviderError) return { error: err, connection: false, refused: false }
+    const code = errorCode(err)
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return { error: new ProviderError('timeout', 'Upstream connect timeout'), connection: false, refused: false }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      return { error: new ProviderError('timeout', 'Upstream socket timeout'), connection: false, refused: false }
+    }
+    const what = stage === 'before response' ? 'Upstream connection failed' : 'Upstream stream broke off'
+    const error = new ProviderError('upstream_unavailable', code ? `${what} (${code})` : what, { cause: { code } })
+    return { error, connection: code !== undefined && CONNECTION_ERROR_CODES.has(code), refused: code === 'ECONNREFUSED' }
+  }
+
+  /** Waits before a retry, abortable; false when the wait would exceed the budget. */
+  async backoff(attempt: number, retryAfterMs: number | undefined, waitedMs: number): Promise<number | undefined> {
+    const exp = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt)
+    // Jitter spreads retries of many clients hit by the same outage; a Retry-After is a floor.
+    const delay = retryAfterMs !== undefined ? retryAfterMs + Math.random() * Math.min(250, retryAfterMs * 0.1) : exp / 2 + (Math.random() * exp) / 2
+    if (waitedMs + delay > this.retry.maxTotalWaitMs || delay >= this.remainingMs()) return undefined
+    // Waiting is not the upstream being slow: the first-byte clock restarts with the next attempt.
+    this.disarm()
+    try {
+      await sleep(delay, undefined, { signal: this.controller.signal })
+    } catch {
+      this.throwIfStopped()
+      throw new ProviderError('upstream_unavailable', 'Upstream call aborted')
+    }
+    return delay
+  }
+}
+
+function definedOnly<T extends object>(o: Partial<T> | undefined): Partial<T> {
+  if (!o) return {}
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError')
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err
+  // undici wraps socket errors; the interesting code may sit one level down.
+  for (let i = 0; i < 3 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code
+    if (typeof code === 'string') {
+      const inner = (e as { cause?: unknown }).cause
+      const innerCode = inner && typeof inner === 'object' ? (inner as { code?: unknown }).code : undefined
+      return typeof innerCode === 'string' ? innerCode : code
+    }
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+async function readText(body: AsyncIterable<Buffer>, limit: number, call?: Call): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    // Between body chunks of a JSON answer, the idle limit applies.
+    call?.arm('idle')
+    size += chunk.length
+    if (size > limit) {
+      chunks.push(chunk.subarray(0, Math.max(0, limit - (size - chunk.length))))
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true }
+    }
+    chunks.push(chunk)
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false }
+}
+
+function validateKey(apiKey: string): void {
+  // A key with a line break would be a header injection; refuse it without echoing it.
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new ProviderError('auth_failed', 'The provider key contains characters that cannot be sent')
+}
+
+/**
+ * Sends the request until it gets a 2xx (retrying per policy), then hands back the open response.
+ * The phase timer is left on "first byte".
+ */
+async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, accept: string): Promise<Dispatcher.ResponseData> {
+  validateKey(ctx.apiKey)
+  let url: URL
+  try {
+    url = new URL(req.url)
+  } catch {
+    throw new ProviderError('bad_request', 'The channel base URL is not a valid URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProviderError('bad_request', 'The channel base URL must be http or https')
+  const headers: Record<string, string> = {
+    accept,
+    ...req.headers,
+    authorization: `Bearer ${ctx.apiKey}`,
+  }
+  const body = req.body === undefined ? undefined : JSON.stringify(req.body)
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const idempotent = req.idempotent ?? true
+  let waited = 0
+  for (let attempt = 0; ; attempt++) {
+    call.throwIfStopped()
+    call.arm('first byte')
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(url, {
+        method: req.method,
+        headers,
+        body: body ?? null,
+        dispatcher: call.dispatcher,
+        signal: call.controller.signal,
+        // Our own timers govern; undici's would fire with less precise errors.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+    } catch (err) {
+      const c = call.classify(err, 'before response')
+      const mayRetry = idempotent ? c.connection : c.refused
+      if (mayRetry && attempt < call.retry.maxRetries) {
+        const d = await call.backoff(attempt, undefined, waited)
+        if (d !== undefined) {
+          waited += d
+          continue
+        }
+      }
+      throw c.error
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res
+
+    let text: string
+    try {
+      text = (await readText(res.body, MAX_ERROR_BYTES)).text
+    } catch (err) {
+      throw call.classify(err, 'in body').error
+    }
+    if (res.statusCode >= 300 && res.statusCode < 400) {
+      // Following a redirect could carry the key to another host (SECURITY F3).
+      throw new ProviderError('upstream_unavailable', `Upstream answered with a redirect (${res.statusCode}), which is not followed`, { status: res.statusCode })
+    }
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after'])
+    const headerRequestId = headerString(res.headers, 'x-request-id') ?? headerString(res.headers, 'x-dashscope-request-id')
+    let err = req.mapError({ status: res.statusCode, body: scrubSecret(text, ctx.apiKey), retryAfterMs, headerRequestId })
+    err = withInfo(err, {
+      status: err.info.status ?? res.statusCode,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(err.info.upstreamRequestId === undefined && headerRequestId ? { upstreamRequestId: headerRequestId } : {}),
+    })
+    const status = res.statusCode
+    const transient = err.retryable && (status === 429 || status === 408 || status >= 500)
+    const mayRetry = idempotent ? transient : transient && (status === 429 || status === 503)
+    if (mayRetry && attempt < call.retry.maxRetries) {
+      const d = await call.backoff(attempt, retryAfterMs, waited)
+      if (d !== undefined) {
+        waited += d
+        continue
+      }
+    }
+    throw err
+  }
+}
+
+/** One JSON request/response with timeouts and retries. Throws ProviderError (or the caller's abort reason). */
+export async function requestJson(req: UpstreamRequest, ctx: UpstreamContext): Promise<JsonResponse> {
+  const call = new Call(ctx)
+  try {
+    const res = await open(call, req, ctx, 'application/json')
+    let read: { text: string; truncated: boolean }
+    try {
+      read = await readText(res.body, MAX_JSON_BYTES, call)
+    } catch (err) {
+      throw call.classify(err, 'in body').error
+    }
+    if (read.truncated) throw new ProviderError('upstream_unavailable', 'Upstream response is too large')
+    try {
+      return { json: JSON.parse(read.text) as unknown, headers: res.headers }
+    } catch {
+      throw new ProviderError('upstream_unavailable', 'Upstream sent malformed JSON', { status: res.statusCode })
+    }
+  } finally {
+    call.close()
+  }
+}
+
+/**
+ * Opens an SSE stream (with retries before the first byte) and yields its data events. Nothing is
+ * sent until the first `next()`. Timers: the first-byte limit runs until the first data event;
+ * after it, the idle limit runs while we wait for the next data event; comments and keep-alives
+ * reset neither. Leaving the loop early closes the socket.
+ */
+export async function* requestSse(req: UpstreamRequest, ctx: UpstreamContext): AsyncGenerator<SseEvent, void, undefined> {
+  const call = new Call(ctx)
+  try {
+    const res = await open(call, req, ctx, 'text/event-stream')
+    const contentType = headerString(res.headers, 'content-type') ?? ''
+    if (contentType.includes('application/json')) {
+      // Some upstreams answer a stream request with a plain JSON error at 200.
+      let text: string
+      try {
+        text = (await readText(res.body, MAX_ERROR_BYTES, call)).text
+      } catch (err) {
+        throw call.classify(err, 'in body').error
+      }
+      throw req.mapError({ status: res.statusCode, body: scrubSecret(text, ctx.apiKey) })
+    }
+    const items = parseSse(res.body)
+    for (;;) {
+      let next: IteratorResult<SseItem, void>
+      try {
+        next = await items.next()
+      } catch (err) {
+        throw call.classify(err, 'in body').error
+      }
+      if (next.done) break
+      const item = next.value
+      if (item.type === 'comment') continue
+      // The consumer's own pace (a slow client) is not upstream idleness: pause while it works.
+      call.disarm()
+      yield item
+      call.arm('idle')
+    }
+    call.throwIfStopped()
+  } finally {
+    call.close()
+  }
+}

@@ -1,0 +1,17 @@
+import { useSyncExternalStore } from 'react'
+
+/** Subscribes to a CSS media query; read synchronously, so the first paint already has the right layout. */
+export function useMediaQuery(query: string): boolean {
+  return useSyncExternalStore(
+    (onChange) => {
+      const media = window.matchMedia(query)
+      media.addEventListener('change', onChange)
+      return () => media.removeEventListener('change', onChange)
+    },
+    () => window.matchMedia(query).matches,
+    () => false,
+  )
+}
+
+/** Below antd's `md` breakpoint (768 px) the sidebar becomes a drawer. */
+export const PHONE_QUERY = '(max-width: 767.98px)'

@@ -1,0 +1,39 @@
+import { Card, Tabs, Typography } from 'antd'
+import { useTranslation } from 'react-i18next'
+import { useSearchParams } from 'react-router-dom'
+import { usePageTitle } from '../../components/usePageTitle'
+import { PasswordTab } from './PasswordTab'
+import { ProfileTab } from './ProfileTab'
+import { SessionsTab } from './SessionsTab'
+
+const TABS = ['profile', 'password', 'sessions'] as const
+type TabKey = (typeof TABS)[number]
+
+/** /settings?tab=… so a tab can be linked to and survives a reload. */
+export function SettingsPage() {
+  const { t } = useTranslation()
+  const [params, setParams] = useSearchParams()
+  usePageTitle(t('settings.title'))
+  const requested = params.get('tab')
+  const active: TabKey = TABS.includes(requested as TabKey) ? (requested as TabKey) : 'profile'
+
+  return (
+    <div style={{ maxWidth: 760, margin: '0 auto' }}>
+      <Typography.Title level={3} style={{ marginTop: 0 }}>
+        {t('settings.title')}
+      </Typography.Title>
+      <Card styles={{ body: { paddingTop: 8 } }}>
+        <Tabs
+          activeKey={active}
+          onChange={(key) => setParams({ tab: key }, { replace: true })}
+          destroyOnHidden
+          items={[
+            { key: 'profile', label: t('settings.profileTab'), children: <ProfileTab /> },
+            { key: 'password', label: t('settings.passwordTab'), children: <PasswordTab /> },
+            { key: 'sessions', label: t('settings.sessionsTab'), children: <SessionsTab /> },
+          ]}
+        />
+      </Card>
+    </div>
+  )
+}

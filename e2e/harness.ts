@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..')
+export const ARTIFACTS = join(REPO_ROOT, 'e2e', 'artifacts')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export interface RunningServer {
+  /** http://localhost:<port> — localhost, not 127.0.0.1, so the `__Host-` Secure cookie is accepted. */
+  url: string
+  /** Everything the server printed so far (stdout and stderr). */
+  output: () => string
+  stop: () => Promise<void>
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer()
+    probe.once('error', fail)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      probe.close(() => ok(port))
+    })
+  })
+}
+
+/**
+ * Starts the real server as a child process on a free port with a fresh data directory
+ * (SQLite, generated keys), serving the built SPA from apps/web/dist.
+ */
+export async function startServer(extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+  if (!existsSync(join(REPO_ROOT, 'apps/web/dist/index.html'))) {
+    throw new Error('apps/web/dist is missing: run `npm run build -w @qiao/web` (npm run test:e2e does it)')
+  }
+  const port = await freePort()
+  const dataDir = mkdtempSync(join(tmpdir(), 'qiao-e2e-'))
+  const url = `http://localhost:${port}`
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  // The embedded defaults (SQLite in the temp dir, in-process limits), whatever the caller's shell has.
+  delete env.DATABASE_URL
+  delete env.REDIS_URL
+  Object.assign(env, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    QIAO_DATA_DIR: dataDir,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    QIAO_PUBLIC_URL: url,
+    ...extraEnv,
+  })
+
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)))
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+
+  // Ready when /healthz answers; give up early if the process dies.
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop()
+      throw new Error(`server exited with ${child.exitCode} before it was ready:\n${output}`)
+    }
+    try {
+      const res = await fetch(`${url}/healthz`)
+      if (res.ok) break
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(`server did not answer /healthz within 60 s:\n${output}`)
+    }
+    await new Promise((ok) => setTimeout(ok, 250))
+  }
+  return { url, output: () => output, stop }
+}
+
+/** Debian's chromium, headless. Never downloads a browser. */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`)
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
+}
+
+export function artifactPath(name: string): string {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  return join(ARTIFACTS, name)
+}
