@@ -1,4 +1,6 @@
 // Bundles the server (and @qiao/shared) into dist/main.js; npm packages stay external.
+// Data files the server reads at run time are copied beside the bundle, so `dist/` is deployable alone.
+import { copyFileSync, mkdirSync } from 'node:fs'
 import { build } from 'esbuild'
 
 await build({
@@ -13,3 +15,6 @@ await build({
   alias: { '@qiao/shared': '../../packages/shared/src/index.ts' },
   logLevel: 'warning',
 })
+
+mkdirSync('dist', { recursive: true })
+copyFileSync('src/features/auth/common-passwords.txt', 'dist/common-passwords.txt')

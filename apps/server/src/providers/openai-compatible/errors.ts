@@ -63,7 +63,14 @@ function cleanMessage(message: string): string {
 export function createErrorMapper(classify: ErrorClassifier): ErrorMapper {
   return (failure: UpstreamFailure): ProviderError => {
     const parsed = parseUpstreamError(failure.body)
-    const kind = classify(parsed, failure.status) ?? (failure.status >= 400 ? kindFromStatus(failure.status) : 'upstream_unavailable')
+    const byCode = classify(parsed, failure.status)
+    let kind = byCode ?? (failure.status >= 400 ? kindFromStatus(failure.status) : 'upstream_unavailable')
+    // 401/403 always mean "this key may not do this": the key must be disabled and the next one
+    // tried, whatever code an imitation server puts in the body. Only quota and moderation codes
+    // (which some providers send with 403) keep their own kind.
+    if ((failure.status === 401 || failure.status === 403) && byCode !== 'quota_exceeded' && byCode !== 'content_filtered') {
+      kind = 'auth_failed'
+    }
     const detail = parsed.message ? cleanMessage(parsed.message) : undefined
     const label = parsed.code ?? parsed.type
     const message = `Upstream error${failure.status >= 400 ? ` ${failure.status}` : ''}${label ? ` ${label}` : ''}${detail ? `: ${detail}` : ''}`
