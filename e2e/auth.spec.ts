@@ -172,6 +172,7 @@ describe('signing up and staying signed in', () => {
     await page.getByTestId('register-submit').click()
     expect((await refused).status()).toBe(400)
     await page.getByText(zh.errors.PASSWORD_BREACHED).waitFor()
+    await shot(page, 'register-refused.png')
 
     // Register for real, sign out, then try the same email again.
     await page.getByLabel(zh.auth.password, { exact: true }).fill('another long passphrase')
@@ -231,5 +232,39 @@ describe('signing up and staying signed in', () => {
 
     expect(problems).toEqual([])
     await context.close()
+  })
+
+  it('shows the admin console to admins only', async () => {
+    // The first boot creates an admin and prints its one-time password (features/auth/bootstrap.ts).
+    const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
+    expect(banner, 'the first-admin banner on the server console').not.toBeNull()
+    const [, adminEmail, adminPassword] = banner!
+
+    const admin = await newPage()
+    await admin.page.goto(`${server.url}/login`)
+    await admin.page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
+    await admin.page.getByLabel(zh.auth.loginField).fill(adminEmail!)
+    await admin.page.getByLabel(zh.auth.password, { exact: true }).fill(adminPassword!)
+    await admin.page.getByLabel(zh.auth.password, { exact: true }).press('Enter')
+    await admin.page.getByRole('menuitem', { name: zh.nav.admin }).click()
+    await admin.page.waitForURL('**/admin')
+    await admin.page.getByText(zh.admin.comingSoonTitle).waitFor()
+    expect(admin.problems).toEqual([])
+    await admin.context.close()
+
+    // A regular user has no admin entry, and the address itself answers "not found".
+    const user = await newPage()
+    await user.page.goto(`${server.url}/register`)
+    await user.page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
+    await user.page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail('plain'))
+    await user.page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
+    await user.page.getByTestId('register-submit').click()
+    await user.page.getByTestId('chat-home').waitFor()
+    expect(await user.page.getByRole('menuitem', { name: zh.nav.admin }).count()).toBe(0)
+    await user.page.goto(`${server.url}/admin`)
+    await user.page.getByText(zh.app.notFoundTitle).first().waitFor()
+    expect(await user.page.getByText(zh.admin.comingSoonTitle).count()).toBe(0)
+    expect(user.problems).toEqual([])
+    await user.context.close()
   })
 })

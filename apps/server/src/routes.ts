@@ -7,6 +7,8 @@ import { usersRoutes } from './features/users/users.routes'
 import { meRoutes } from './features/me/me.routes'
 import { adminModelsRoutes, modelsRoutes } from './features/models/models.routes'
 import { providersRoutes } from './features/providers/providers.routes'
+import { conversationsRoutes } from './features/conversations/conversations.routes'
+import { filesRoutes } from './features/files/files.routes'
 
 /**
  * The route table: one line per feature. Each feature's routes live in its own folder and
@@ -42,4 +44,12 @@ export async function registerFeatureRoutes(app: FastifyInstance, deps: AppDeps,
     providersRoutes(f, deps, services)
     done()
   }, { prefix: '/api/admin/providers' })
+  await app.register((f, _o, done) => {
+    conversationsRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/conversations' })
+  await app.register((f, _o, done) => {
+    filesRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/files' })
 }

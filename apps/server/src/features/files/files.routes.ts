@@ -60,7 +60,7 @@ export function filesRoutes(app: FastifyInstance, _deps: AppDeps, services: Serv
         summary: 'The bytes of one of your files',
         params: IdParamsSchema,
         produces: ['image/png', 'image/jpeg', 'image/gif', 'image/webp'],
-        response: { 200: z.string().describe('The image bytes') },
+        response: { 200: z.unknown().describe('The image bytes') },
       },
     },
     async (request, reply) => {
@@ -80,11 +80,11 @@ export function filesRoutes(app: FastifyInstance, _deps: AppDeps, services: Serv
     '/:id',
     {
       config: { auth: 'user' },
-      schema: { ...common, summary: 'Delete one of your files', params: IdParamsSchema, response: { 204: z.null() } },
+      schema: { ...common, summary: 'Delete one of your files', params: IdParamsSchema, response: { 204: z.null().describe('No content') } },
     },
     async (request, reply) => {
       await services.files.delete({ userId: request.user!.id, id: request.params.id })
-      return reply.status(204).send()
+      return reply.status(204).send(null)
     },
   )
 }
