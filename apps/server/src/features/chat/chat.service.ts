@@ -437,24 +437,25 @@ export function createChatService(
       let upstreamRequestId: string | undefined
       let ttftMs: number | null = null
       let failure: AppError | undefined
-      let saved = { text: '', reasoning: '' }
+      let meta: CallMeta | undefined
 
       const checkpoint = setInterval(() => {
         // Also proves to the restart sweeper that this row is alive, hence written even when unchanged.
-        saved = { text, reasoning }
         repo
-          .checkpoint({ id: t.assistantRow.id, content: saved.text, reasoning: saved.reasoning || null, at: now().toISOString() })
+          .checkpoint({ id: t.assistantRow.id, content: text, reasoning: reasoning || null, at: now().toISOString() })
           .catch((err: unknown) => logger.warn({ err, messageId: t.assistantRow.id }, 'chat checkpoint failed'))
       }, options.checkpointMs)
       checkpoint.unref()
 
-      const call = s.providers.chat(
-        t.start.model.id,
-        { messages: t.messages, stream: true, ...(t.thinking ? { thinking: true } : {}) },
-        { signal: controller.signal },
-      )
       try {
         if (!controller.signal.aborted) {
+          const call = s.providers.chat(
+            t.start.model.id,
+            { messages: t.messages, stream: true, ...(t.thinking ? { thinking: true } : {}) },
+            { signal: controller.signal },
+          )
+          // Settles by the time `events` yields its first event or throws.
+          void call.meta.then((m) => (meta = m), () => undefined)
           for await (const ev of call.events) {
             // Only text and reasoning reach the client (E3); everything else is bookkeeping.
             switch (ev.type) {
@@ -491,10 +492,6 @@ export function createChatService(
       } finally {
         clearInterval(checkpoint)
       }
-      const meta = await call.meta.then(
-        (m): CallMeta | undefined => m,
-        () => undefined,
-      )
       return finalize({ text, reasoning, usage, meta, upstreamRequestId, ttftMs, latencyMs: Date.now() - startedAt, failure })
     }
 
