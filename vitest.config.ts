@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config'
 // real SQLite, MariaDB, PostgreSQL and Redis; see CONTRIBUTING.md for the variables.
 export default defineConfig({
   test: {
-    include: ['apps/server/src/**/*.test.ts', 'packages/shared/src/**/*.test.ts', 'apps/web/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+    include: ['apps/server/src/**/*.test.ts', 'packages/shared/src/**/*.test.ts', 'apps/web/src/**/*.test.ts', 'apps/web/src/**/*.test.tsx', 'scripts/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -18,6 +18,7 @@ import { newId } from './ids'
 import { createServices, type Services } from './services'
 import { registerFeatureRoutes } from './routes'
 import { opsRoutes } from './features/ops/ops.routes'
+import { enforceRateLimit } from './platform/rate-limit'
 
 /** One registered route as the route-table test sees it (SECURITY.md C5); `auth` as declared. */
 export interface RouteTableEntry {
@@ -85,6 +86,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const services = createServices(deps)
 
+  // Requests per minute per IP on every auth route (SECURITY.md G4), before authentication and
+  // validation so neither bcrypt nor the parser runs for a flood. Keyed on the matched route, not
+  // the raw URL, so spelling variants of a path cannot dodge it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.routeOptions.url?.startsWith('/api/auth/')) return
+    enforceRateLimit(reply, await services.rateLimits.checkIp(request.ip, 'auth'))
+  })
+
   // Authentication and role checks run before validation, so an anonymous caller learns nothing
   // about a route's schema, and the role is re-read from the database on every request.
   app.addHook('onRequest', async (request) => {
@@ -136,7 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: false })
   app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, () => app.swagger())
 
-  opsRoutes(app, deps)
+  opsRoutes(app, deps, services)
   await registerFeatureRoutes(app, deps, services)
 
   await serveWebApp(app)

@@ -26,6 +26,8 @@ export const ENV_SCHEMA = z.object({
     .optional(),
   /** Optional `redis://host:6379`: shared rate limits, cache and revocations across instances. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** Prefix of every Redis key Qiao writes (`qiao:`); give instances sharing one Redis for different sites different prefixes. */
+  QIAO_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and : _ . - only').optional(),
   /** Email of the admin created on first start with an empty database. */
   QIAO_ADMIN_EMAIL: z.string().email().optional(),
   /** Password of that admin; when unset a random one is printed once to the console. */

@@ -50,6 +50,8 @@ async function main(): Promise<void> {
     // Force exit if draining takes too long (e.g. a stuck upstream).
     setTimeout(() => process.exit(1), 30_000).unref()
     void (async () => {
+      // Live chat streams first, while their upstreams (the built-in emulator too) still run.
+      await app.services.chat.drain()
       await stopBackground()
       await app.close()
       redis?.disconnect()

@@ -4,11 +4,16 @@ import type { Services } from './services'
 import { auditRoutes } from './features/audit/audit.routes'
 import { authRoutes, jwksRoutes } from './features/auth/auth.routes'
 import { usersRoutes } from './features/users/users.routes'
+import { adminBalanceRoutes, billingRoutes } from './features/billing/billing.routes'
+import { settingsRoutes } from './features/settings/settings.routes'
 import { meRoutes } from './features/me/me.routes'
 import { adminModelsRoutes, modelsRoutes } from './features/models/models.routes'
 import { providersRoutes } from './features/providers/providers.routes'
 import { conversationsRoutes } from './features/conversations/conversations.routes'
 import { filesRoutes } from './features/files/files.routes'
+import { chatRoutes } from './features/chat/chat.routes'
+import { usageRoutes } from './features/usage/usage.routes'
+import { statsRoutes } from './features/stats/stats.routes'
 
 /**
  * The route table: one line per feature. Each feature's routes live in its own folder and
@@ -33,6 +38,18 @@ export async function registerFeatureRoutes(app: FastifyInstance, deps: AppDeps,
     done()
   }, { prefix: '/api/admin/audit-logs' })
   await app.register((f, _o, done) => {
+    billingRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/billing' })
+  await app.register((f, _o, done) => {
+    adminBalanceRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/users' })
+  await app.register((f, _o, done) => {
+    settingsRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/settings' })
+  await app.register((f, _o, done) => {
     modelsRoutes(f, deps, services)
     done()
   }, { prefix: '/api/models' })
@@ -52,4 +69,16 @@ export async function registerFeatureRoutes(app: FastifyInstance, deps: AppDeps,
     filesRoutes(f, deps, services)
     done()
   }, { prefix: '/api/files' })
+  await app.register((f, _o, done) => {
+    chatRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/conversations' })
+  await app.register((f, _o, done) => {
+    usageRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/usage' })
+  await app.register((f, _o, done) => {
+    statsRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/admin/stats' })
 }

@@ -1,12 +1,18 @@
 import type { AppDeps } from './context'
 import { createAuditService } from './features/audit/audit.service'
 import { createAuthService } from './features/auth/auth.service'
+import { createSettingsService } from './features/settings/settings.service'
+import { createBillingService } from './features/billing/billing.service'
 import { createUsersService } from './features/users/users.service'
 import { createModelsService } from './features/models/models.service'
 import { createProvidersService } from './features/providers/providers.service'
 import { createProviderRegistry } from './providers/registry'
 import { createConversationsService } from './features/conversations/conversations.service'
 import { createFilesService } from './features/files/files.service'
+import { createChatService } from './features/chat/chat.service'
+import { createRateLimitService } from './features/usage/rate-limits.service'
+import { createUsageService } from './features/usage/usage.service'
+import { createStatsService } from './features/stats/stats.service'
 
 /**
  * Every feature's service, built once per app from the same dependencies. Features reach each
@@ -14,14 +20,20 @@ import { createFilesService } from './features/files/files.service'
  */
 export function createServices(deps: AppDeps) {
   const audit = createAuditService(deps)
-  const auth = createAuthService(deps, { audit })
+  const settings = createSettingsService(deps, { audit })
+  const billing = createBillingService(deps, { audit })
+  const auth = createAuthService(deps, { audit, settings, billing })
   const users = createUsersService(deps, { audit, auth })
   const providers = createProviderRegistry(deps, { audit })
   const providerChannels = createProvidersService(deps, { audit, providers })
   const models = createModelsService(deps, { audit, providers })
   const conversations = createConversationsService(deps)
   const files = createFilesService(deps)
-  return { audit, auth, users, providers, providerChannels, models, conversations, files }
+  const chat = createChatService(deps, { providers, conversations, files })
+  const rateLimits = createRateLimitService(deps, { settings })
+  const usage = createUsageService(deps, { settings })
+  const stats = createStatsService(deps, { usage })
+  return { audit, settings, billing, auth, users, providers, providerChannels, models, conversations, files, chat, rateLimits, usage, stats }
 }
 
 export type Services = ReturnType<typeof createServices>

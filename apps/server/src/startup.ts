@@ -1,6 +1,9 @@
 import type { App } from './app'
 import type { AppDeps } from './context'
 import { bootstrapAdmin } from './features/auth/bootstrap'
+import { startBillingJobs } from './features/billing/billing.jobs'
+import { startChatSweeper } from './features/chat/sweeper'
+import { startUsageJobs } from './features/usage/usage.jobs'
 import { startProviders } from './providers/seed'
 
 /**
@@ -10,7 +13,13 @@ import { startProviders } from './providers/seed'
 export async function startup(_app: App, _deps: AppDeps): Promise<() => Promise<void>> {
   await bootstrapAdmin(_app, _deps)
   const stopProviders = await startProviders(_deps, _app.services.providers)
+  const stopBillingJobs = await startBillingJobs(_deps, _app.services.billing)
+  const stopChatSweeper = await startChatSweeper(_app.services.chat, _deps.logger)
+  const stopUsageJobs = startUsageJobs(_app.services.usage, _deps.logger)
   return async () => {
+    await stopUsageJobs()
+    await stopBillingJobs()
+    await stopChatSweeper()
     await stopProviders()
   }
 }

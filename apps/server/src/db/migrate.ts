@@ -3,6 +3,7 @@ import type { Dialect } from './kysely'
 import type { Database } from './schema'
 import * as m0001 from './migrations/0001_init'
 import * as m0002 from './migrations/0002_search'
+import * as m0003 from './migrations/0003_billing'
 
 /**
  * Migrations are listed here, not read from disk, so they survive bundling. Add new ones in order.
@@ -11,6 +12,7 @@ import * as m0002 from './migrations/0002_search'
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_search': m0002,
+  '0003_billing': m0003,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) }

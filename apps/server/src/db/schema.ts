@@ -24,6 +24,11 @@ export interface UsersTable {
   failedLoginCount: number
   lockedUntil: string | null
   balance: number
+  /**
+   * Sum of the user's `held` credit reservations (migration 0003); available = balance − reserved.
+   * Optional only so inserts may omit it (the column defaults to 0); it is always present on reads.
+   */
+  reserved?: number
   /** JSON of Preferences. */
   preferences: string
   createdAt: string

@@ -66,7 +66,8 @@ export async function send<T>(path: string, options: SendOptions = {}): Promise<
   throw await toApiError(response)
 }
 
-async function toApiError(response: Response): Promise<ApiError> {
+/** The ApiError for a non-2xx answer; exported for callers that read the body themselves (SSE, uploads). */
+export async function toApiError(response: Response): Promise<ApiError> {
   const requestId = response.headers.get('x-request-id') ?? undefined
   const retryHeader = Number(response.headers.get('retry-after'))
   const retryAfter = Number.isFinite(retryHeader) && retryHeader > 0 ? retryHeader : undefined

@@ -1,4 +1,5 @@
 import {
+  BarChartOutlined,
   CrownOutlined,
   LogoutOutlined,
   MenuFoldOutlined,
@@ -7,6 +8,7 @@ import {
   MessageOutlined,
   SettingOutlined,
   TranslationOutlined,
+  WalletOutlined,
 } from '@ant-design/icons'
 import {
   App,
@@ -29,6 +31,7 @@ import { logout, useSession } from '../api/session'
 import { Logo } from '../components/Logo'
 import { LanguageSwitch, ThemeSwitch } from '../components/PreferenceSwitches'
 import { PHONE_QUERY, useMediaQuery } from '../components/useMediaQuery'
+import { BalanceBadge } from '../features/billing/BalanceBadge'
 import { setLanguage } from './preferences'
 
 const SIDER_WIDTH = 220
@@ -47,6 +50,8 @@ export function AppShell() {
 
   const items: MenuProps['items'] = [
     { key: '/', icon: <MessageOutlined />, label: t('nav.chat') },
+    { key: '/usage', icon: <BarChartOutlined />, label: t('nav.usage') },
+    { key: '/billing', icon: <WalletOutlined />, label: t('nav.billing') },
     { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
     ...(user?.role === 'admin' ? [{ key: '/admin', icon: <CrownOutlined />, label: t('nav.admin') }] : []),
   ]
@@ -137,6 +142,7 @@ export function AppShell() {
               )}
             </Flex>
             <Flex align="center" gap={isPhone ? 0 : 4}>
+              <BalanceBadge compact={isPhone} />
               {!isPhone && <LanguageSwitch />}
               <ThemeSwitch />
               <UserMenu compact={isPhone} />

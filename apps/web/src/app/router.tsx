@@ -12,6 +12,8 @@ const RegisterPage = lazy(() => import('../features/auth/RegisterPage').then((m)
 const ChatHomePage = lazy(() => import('../features/chat/ChatHomePage').then((m) => ({ default: m.ChatHomePage })))
 const SettingsPage = lazy(() => import('../features/settings/SettingsPage').then((m) => ({ default: m.SettingsPage })))
 const AdminPage = lazy(() => import('../features/admin/AdminPage').then((m) => ({ default: m.AdminPage })))
+const UsagePage = lazy(() => import('../features/usage/UsagePage').then((m) => ({ default: m.UsagePage })))
+const BillingPage = lazy(() => import('../features/billing/BillingPage').then((m) => ({ default: m.BillingPage })))
 
 /** Where a signed-out visitor was going, so signing in takes them back there. */
 export interface FromState {
@@ -109,8 +111,11 @@ export const router = createBrowserRouter([
         children: [
           { index: true, element: <ChatHomePage /> },
           { path: 'settings', element: <SettingsPage /> },
+          { path: 'usage', element: <UsagePage /> },
+          { path: 'billing', element: <BillingPage /> },
           {
-            path: 'admin',
+            // One address per admin section (/admin/users, …); AdminPage answers unknown ones with "not found".
+            path: 'admin/:tab?',
             element: (
               <RequireAdmin>
                 <AdminPage />

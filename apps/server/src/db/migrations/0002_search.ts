@@ -70,11 +70,22 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ]
     for (const s of statements) await s.execute(db)
   } else if (dialect === 'mysql') {
+    // Under the tables' utf8mb4_bin collation InnoDB indexes new rows case-sensitively, so
+    // "Sourdough" would not be found by "sourdough". The two searched columns get a
+    // case-insensitive collation (nothing compares them for equality).
+    await sql`ALTER TABLE messages MODIFY content mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL`.execute(
+      db,
+    )
+    await sql`ALTER TABLE conversations MODIFY title varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL`.execute(
+      db,
+    )
     await sql`CREATE FULLTEXT INDEX messages_content_ft ON messages (content)`.execute(db)
     await sql`CREATE FULLTEXT INDEX conversations_title_ft ON conversations (title)`.execute(db)
   } else {
     await sql`CREATE INDEX messages_content_tsv ON messages USING gin (to_tsvector('simple', content))`.execute(db)
-    await sql`CREATE INDEX conversations_title_tsv ON conversations USING gin (to_tsvector('simple', title))`.execute(db)
+    await sql`CREATE INDEX conversations_title_tsv ON conversations USING gin (to_tsvector('simple', title))`.execute(
+      db,
+    )
   }
 }
 
@@ -82,9 +93,15 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   const dialect = dialectFromKysely(db)
   if (dialect === 'sqlite') {
     for (const name of [
-      'conversations_search_ad', 'conversations_search_au', 'conversations_search_ai',
-      'messages_search_ad', 'messages_search_au', 'messages_search_ai',
-      'search_docs_au', 'search_docs_ad', 'search_docs_ai',
+      'conversations_search_ad',
+      'conversations_search_au',
+      'conversations_search_ai',
+      'messages_search_ad',
+      'messages_search_au',
+      'messages_search_ai',
+      'search_docs_au',
+      'search_docs_ad',
+      'search_docs_ai',
     ]) {
       await sql`DROP TRIGGER IF EXISTS ${sql.id(name)}`.execute(db)
     }
@@ -93,6 +110,12 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   } else if (dialect === 'mysql') {
     await sql`DROP INDEX conversations_title_ft ON conversations`.execute(db)
     await sql`DROP INDEX messages_content_ft ON messages`.execute(db)
+    await sql`ALTER TABLE messages MODIFY content mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`.execute(
+      db,
+    )
+    await sql`ALTER TABLE conversations MODIFY title varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`.execute(
+      db,
+    )
   } else {
     await sql`DROP INDEX IF EXISTS conversations_title_tsv`.execute(db)
     await sql`DROP INDEX IF EXISTS messages_content_tsv`.execute(db)

@@ -17,6 +17,8 @@ import { AppError, notFound, unauthenticated } from '../../errors'
 import { newId, randomToken } from '../../ids'
 import { createThrottleStore, ThrottleUnavailableError, type ThrottleStore } from '../../platform/throttle'
 import type { AuditService } from '../audit/audit.service'
+import type { BillingService } from '../billing/billing.service'
+import type { SettingsService } from '../settings/settings.service'
 import { createAuthRepo, type UserRow } from './auth.repo'
 import { bcryptCost, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords'
 import { ACCESS_TOKEN_TTL_S, createTokenSigner, hashRefreshToken } from './tokens'
@@ -117,7 +119,10 @@ function randomPassword(length = 20): string {
   return out
 }
 
-export function createAuthService(deps: AppDeps, { audit }: { audit: AuditService }) {
+export function createAuthService(
+  deps: AppDeps,
+  { audit, settings, billing }: { audit: AuditService; settings: SettingsService; billing: BillingService },
+) {
   const repo = createAuthRepo(deps.db)
   const now = () => (deps.now ? deps.now() : new Date())
   const signer = createTokenSigner({ keys: deps.jwtKeys, issuer: deps.config.QIAO_PUBLIC_URL, now })
@@ -202,19 +207,32 @@ export function createAuthService(deps: AppDeps, { audit }: { audit: AuditServic
     return user.lockedUntil ? new Date(user.lockedUntil).getTime() - now().getTime() : 0
   }
 
-  async function registrationOpen(): Promise<boolean> {
-    const raw = await repo.getSetting('registrationOpen')
-    if (raw === undefined) return true
+  /**
+   * New accounts get the configured sign-up credit as a ledger entry (ref `signup:<id>`, so it is
+   * granted once). A failure here must not fail the sign-up that already happened: it is logged
+   * and an admin can credit the account.
+   */
+  async function grantSignupCredit(row: UserRow, amount: number): Promise<void> {
+    if (amount <= 0) return
     try {
-      return JSON.parse(raw) !== false
-    } catch {
-      return true
+      const { entry } = await billing.credit({
+        userId: row.id,
+        delta: amount,
+        reason: 'signup',
+        ref: `signup:${row.id}`,
+        note: 'Sign-up credit',
+      })
+      row.balance = entry.balanceAfter
+    } catch (err) {
+      deps.logger.error({ err, userId: row.id }, 'could not grant the sign-up credit')
     }
   }
 
   const service = {
     async register(body: RegisterBody, ctx: ClientContext): Promise<AuthResult> {
-      if (!(await registrationOpen())) throw new AppError('REGISTRATION_CLOSED', 'Registration is closed')
+      // Fresh, not cached: closing registration takes effect at once on every instance.
+      const platform = await settings.get({ fresh: true })
+      if (!platform.registrationOpen) throw new AppError('REGISTRATION_CLOSED', 'Registration is closed')
       const signupKey = `signup:ip:${ctx.ip}`
       const signups = await guard(() => throttle.peek(signupKey))
       if (signups.count >= LOGIN_LIMITS.signupsPerIp) {
@@ -259,6 +277,7 @@ export function createAuthService(deps: AppDeps, { audit }: { audit: AuditServic
         throw new AppError('USERNAME_TAKEN', 'This username is already taken')
       }
       await guard(() => throttle.hit(signupKey, LOGIN_LIMITS.signupWindowMs))
+      await grantSignupCredit(row, platform.defaultBalance)
       await audit.record({
         actorId: row.id,
         action: 'auth.register',

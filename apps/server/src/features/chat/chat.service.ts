@@ -1,4 +1,4 @@
-import { DEFAULT_CONVERSATION_TITLE, type Conversation, type Message, type MessagePart, type TurnUsage } from '@qiao/shared'
+import { DEFAULT_CONVERSATION_TITLE, ERROR_CODES, type Conversation, type ErrorCode, type Message, type MessagePart, type TurnUsage } from '@qiao/shared'
 import type { Transaction } from 'kysely'
 import type { AppDeps } from '../../context'
 import type { Database } from '../../db/schema'
@@ -169,15 +169,16 @@ async function withTxRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   }
 }
 
+/** Whole code points, so a cut never leaves half a surrogate pair (emoji) behind. */
 export function previewOf(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS)
+  return Array.from(text.replace(/\s+/g, ' ').trim()).slice(0, PREVIEW_CHARS).join('')
 }
 
 /** A title from the first non-empty line of the first user message. */
 export function titleFrom(text: string): string | undefined {
   const line = text
     .split(/\r?\n/)
-    .map((l) => l.trim())
+    .map((l) => l.replace(/\s+/g, ' ').trim())
     .find((l) => l.length > 0)
   if (!line) return undefined
   const chars = [...line]
@@ -269,7 +270,7 @@ export function createChatService(
       message,
       usage: { promptTokens: assistantRow.promptTokens ?? 0, completionTokens: assistantRow.completionTokens ?? 0, cost: assistantRow.cost ?? 0 },
       ...(status === 'error'
-        ? { error: new AppError('UPSTREAM_UNAVAILABLE', assistantRow.errorMessage ?? 'The answer failed') }
+        ? { error: new AppError(asErrorCode(assistantRow.errorCode), assistantRow.errorMessage ?? 'The answer failed') }
         : {}),
     }
     return { userMessage, assistantMessage: message, run: async () => result, abort: () => {} }
@@ -756,6 +757,10 @@ export function createChatService(
     /** Turns relaying right now (tests and metrics). */
     liveCount: () => live.size,
   }
+}
+
+function asErrorCode(code: string | null): ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code ?? '') ? (code as ErrorCode) : 'UPSTREAM_UNAVAILABLE'
 }
 
 class AlreadyFinal extends Error {

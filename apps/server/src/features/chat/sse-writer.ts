@@ -40,6 +40,8 @@ export class SseWriter {
       // 'close' after our own end() is the normal finish; before it, the reader left.
       if (!this.ended) this.markClosed('client')
     })
+    // The reader may have left before we got here (while the turn was being stored).
+    if (raw.destroyed || raw.socket?.destroyed) this.markClosed('client')
   }
 
   /**
@@ -56,7 +58,8 @@ export class SseWriter {
       'x-content-type-options': 'nosniff',
     })
     this.raw.flushHeaders()
-    this.raw.socket?.setNoDelay(true)
+    // Small frames go out at once rather than waiting to be coalesced (absent on injected test sockets).
+    if (typeof this.raw.socket?.setNoDelay === 'function') this.raw.socket.setNoDelay(true)
     // A comment line: proxies see the first body byte at once, clients ignore it.
     this.raw.write(': connected\n\n')
     this.heartbeat = setInterval(() => {

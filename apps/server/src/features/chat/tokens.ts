@@ -12,23 +12,30 @@ export const PER_MESSAGE_TOKENS = 4
 /** What we assume an attached image costs when estimating a prompt (the upper end of tiled images). */
 export const IMAGE_TOKENS_ESTIMATE = 1280
 
+const WORD = /[\p{L}\p{N}_]/u
+
 /**
- * A conservative token count: one per CJK character, and one per started group of four characters
- * in any other run of non-space characters. Never 0 for a string with visible text.
+ * A conservative token count: one per CJK character, and one per started group of four
+ * characters in every run of word characters or of punctuation (tokenizers split the two).
+ * Never 0 for a string with visible text.
  */
 export function estimateTokens(text: string): number {
   let tokens = 0
   let run = 0
+  let runIsWord = false
   for (const ch of text) {
-    if (CJK.test(ch)) {
-      tokens += Math.ceil(run / 4) + 1
+    if (CJK.test(ch) || /\s/u.test(ch)) {
+      tokens += Math.ceil(run / 4) + (/\s/u.test(ch) ? 0 : 1)
       run = 0
-    } else if (/\s/u.test(ch)) {
+      continue
+    }
+    const isWord = WORD.test(ch)
+    if (run > 0 && isWord !== runIsWord) {
       tokens += Math.ceil(run / 4)
       run = 0
-    } else {
-      run += ch.length
     }
+    runIsWord = isWord
+    run += 1
   }
   return tokens + Math.ceil(run / 4)
 }

@@ -46,7 +46,7 @@ export function selectBranch(nodes: MessageNode[], leafId?: string): BranchView 
     }
   }
   // ...then down, taking the newest child at each step (the latest regenerate or edit).
-  for (let node = path.at(-1); node; ) {
+  for (let node = path.at(-1); node;) {
     const next: MessageNode | undefined = children.get(node.id)?.at(-1)
     if (!next || seen.has(next.id)) break
     seen.add(next.id)

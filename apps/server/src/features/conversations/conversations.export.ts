@@ -9,7 +9,12 @@ const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim()
 export function toMarkdown(conversation: Conversation, messages: Message[], exportedAt: string): string {
   const out: string[] = [`# ${oneLine(conversation.title)}`, '']
   if (conversation.model) out.push(`- Model: ${oneLine(conversation.model)}`)
-  out.push(`- Created: ${conversation.createdAt}`, `- Updated: ${conversation.updatedAt}`, `- Exported: ${exportedAt}`, '')
+  out.push(
+    `- Created: ${conversation.createdAt}`,
+    `- Updated: ${conversation.updatedAt}`,
+    `- Exported: ${exportedAt}`,
+    '',
+  )
   if (conversation.systemPrompt) out.push('## System prompt', '', conversation.systemPrompt, '')
   for (const m of messages) {
     const model = m.role === 'assistant' && m.model ? ` (${oneLine(m.model)})` : ''

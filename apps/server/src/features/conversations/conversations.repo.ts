@@ -24,11 +24,22 @@ export function createConversationsRepo(db: Db) {
     },
 
     findOwned(userId: string, id: string): Promise<ConversationRow | undefined> {
-      return k.selectFrom('conversations').selectAll().where('id', '=', id).where('userId', '=', userId).executeTakeFirst()
+      return k
+        .selectFrom('conversations')
+        .selectAll()
+        .where('id', '=', id)
+        .where('userId', '=', userId)
+        .executeTakeFirst()
     },
 
     /** One page in list order, after `after` when given, optionally limited to `ids` (search hits). */
-    list(filter: { userId: string; archived: boolean; ids?: string[]; after?: ListPosition; limit: number }): Promise<ConversationRow[]> {
+    list(filter: {
+      userId: string
+      archived: boolean
+      ids?: string[]
+      after?: ListPosition
+      limit: number
+    }): Promise<ConversationRow[]> {
       let q = k
         .selectFrom('conversations')
         .selectAll()
@@ -45,7 +56,12 @@ export function createConversationsRepo(db: Db) {
           ]),
         )
       }
-      return q.orderBy('pinned', 'desc').orderBy('updatedAt', 'desc').orderBy('id', 'desc').limit(filter.limit).execute()
+      return q
+        .orderBy('pinned', 'desc')
+        .orderBy('updatedAt', 'desc')
+        .orderBy('id', 'desc')
+        .limit(filter.limit)
+        .execute()
     },
 
     async update(userId: string, id: string, patch: Updateable<ConversationRow>): Promise<void> {
@@ -65,12 +81,7 @@ export function createConversationsRepo(db: Db) {
           lastMessagePreview: values.preview,
           ...(values.title !== undefined
             ? {
-                title: eb
-                  .case()
-                  .when('title', '=', values.defaultTitle)
-                  .then(values.title)
-                  .else(eb.ref('title'))
-                  .end(),
+                title: eb.case().when('title', '=', values.defaultTitle).then(values.title).else(eb.ref('title')).end(),
               }
             : {}),
         }))
@@ -99,7 +110,12 @@ export function createConversationsRepo(db: Db) {
 
     listMessagesByIds(conversationId: string, ids: string[]): Promise<MessageRow[]> {
       if (!ids.length) return Promise.resolve([])
-      return k.selectFrom('messages').selectAll().where('conversationId', '=', conversationId).where('id', 'in', ids).execute()
+      return k
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversationId', '=', conversationId)
+        .where('id', 'in', ids)
+        .execute()
     },
 
     searchConversationIds(filter: { userId: string; q: string; limit: number }): Promise<string[]> {

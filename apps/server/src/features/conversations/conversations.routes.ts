@@ -59,7 +59,12 @@ export function conversationsRoutes(app: FastifyInstance, _deps: AppDeps, servic
     '/:id',
     {
       config: { auth: 'user' },
-      schema: { ...common, summary: 'One of your conversations', params: IdParamsSchema, response: { 200: ConversationSchema } },
+      schema: {
+        ...common,
+        summary: 'One of your conversations',
+        params: IdParamsSchema,
+        response: { 200: ConversationSchema },
+      },
     },
     (request) => conversations.get({ userId: request.user!.id, id: request.params.id }),
   )

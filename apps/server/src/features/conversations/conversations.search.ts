@@ -18,11 +18,21 @@ const WORD = /^[\p{L}\p{N}]+$/u
 
 /** InnoDB's built-in stopword list: FULLTEXT never finds these, so they go through LIKE. */
 const INNODB_STOPWORDS = new Set(
-  'a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www'.split(' '),
+  'a about an are as at be by com de en for from how i in is it la of on or that the this to was what when where who will with und www'.split(
+    ' ',
+  ),
 )
 
 export function searchTerms(q: string): string[] {
-  const unique = [...new Set(q.trim().split(/\s+/u).filter(Boolean).map((t) => t.toLowerCase()))]
+  const unique = [
+    ...new Set(
+      q
+        .trim()
+        .split(/\s+/u)
+        .filter(Boolean)
+        .map((t) => t.toLowerCase()),
+    ),
+  ]
   return unique.slice(0, MAX_TERMS)
 }
 

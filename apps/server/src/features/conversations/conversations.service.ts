@@ -1,9 +1,4 @@
-import {
-  DEFAULT_CONVERSATION_TITLE,
-  MessagePartSchema,
-  type Conversation,
-  type Message,
-} from '@qiao/shared'
+import { DEFAULT_CONVERSATION_TITLE, MessagePartSchema, type Conversation, type Message } from '@qiao/shared'
 import { z } from 'zod'
 import type { AppDeps } from '../../context'
 import { AppError, notFound } from '../../errors'
@@ -61,17 +56,25 @@ export function toMessageDto(row: MessageRow): Message {
     status: row.status,
     parentId: row.parentId,
     ...(hasUsage
-      ? { usage: { promptTokens: row.promptTokens ?? 0, completionTokens: row.completionTokens ?? 0, cost: row.cost ?? 0 } }
+      ? {
+          usage: {
+            promptTokens: row.promptTokens ?? 0,
+            completionTokens: row.completionTokens ?? 0,
+            cost: row.cost ?? 0,
+          },
+        }
       : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
     createdAt: row.createdAt,
   }
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g
+
 /** Titles are one line of text: control characters and line breaks become spaces. */
 function cleanTitle(title: string): string {
-  // eslint-disable-next-line no-control-regex
-  const text = title.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const text = title.replace(CONTROL_CHARS, ' ').replace(/\s+/g, ' ').trim()
   return Array.from(text).slice(0, TITLE_CHARS).join('') || DEFAULT_CONVERSATION_TITLE
 }
 
@@ -84,7 +87,9 @@ function decodeCursor(cursor: string): ListPosition {
     const [pinned, updatedAt, id] = CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
     return { pinned, updatedAt, id }
   } catch {
-    throw new AppError('VALIDATION_FAILED', 'The cursor is not valid', { details: [{ path: '/cursor', message: 'invalid' }] })
+    throw new AppError('VALIDATION_FAILED', 'The cursor is not valid', {
+      details: [{ path: '/cursor', message: 'invalid' }],
+    })
   }
 }
 
@@ -121,7 +126,10 @@ export function createConversationsService(deps: AppDeps) {
 
   async function branchMessages(userId: string, conversationId: string, leafId?: string): Promise<Message[]> {
     const view = await branch(userId, conversationId, leafId)
-    const rows = await loadRows(conversationId, view.path.map((n) => n.id))
+    const rows = await loadRows(
+      conversationId,
+      view.path.map((n) => n.id),
+    )
     const nodes = new Map(view.path.map((n) => [n.id, n]))
     return rows.map((r) => ({ ...toMessageDto(r), siblingIds: view.siblingIds(nodes.get(r.id)!) }))
   }
@@ -161,7 +169,10 @@ export function createConversationsService(deps: AppDeps) {
     },
 
     /** Pinned first, then most recently active; `q` narrows to search hits (titles and message text). */
-    async list(userId: string, query: ConversationListQuery): Promise<{ items: Conversation[]; nextCursor: string | null }> {
+    async list(
+      userId: string,
+      query: ConversationListQuery,
+    ): Promise<{ items: Conversation[]; nextCursor: string | null }> {
       const after = query.cursor ? decodeCursor(query.cursor) : undefined
       let ids: string[] | undefined
       if (query.q) {
@@ -222,7 +233,17 @@ export function createConversationsService(deps: AppDeps) {
      * For the chat turn: marks activity, sets the list preview, and names the conversation when
      * `title` is given and it still has the default title (a rename by the user always wins).
      */
-    async touch({ userId, id, preview, title }: { userId: string; id: string; preview: string; title?: string | undefined }): Promise<Conversation> {
+    async touch({
+      userId,
+      id,
+      preview,
+      title,
+    }: {
+      userId: string
+      id: string
+      preview: string
+      title?: string | undefined
+    }): Promise<Conversation> {
       await owned(userId, id)
       const text = Array.from(preview.replace(/\s+/g, ' ').trim()).slice(0, PREVIEW_CHARS).join('')
       await repo.touch(userId, id, {
@@ -243,7 +264,15 @@ export function createConversationsService(deps: AppDeps) {
      * A page of the selected branch, oldest first. The cursor is the oldest message id of the
      * previous page: pages walk backwards from the newest message.
      */
-    async listMessages({ userId, conversationId, query }: { userId: string; conversationId: string; query: MessageListQuery }): Promise<MessagePage> {
+    async listMessages({
+      userId,
+      conversationId,
+      query,
+    }: {
+      userId: string
+      conversationId: string
+      query: MessageListQuery
+    }): Promise<MessagePage> {
       const view = await branch(userId, conversationId, query.leafId)
       let end = view.path.length
       if (query.cursor) {
@@ -256,7 +285,10 @@ export function createConversationsService(deps: AppDeps) {
       }
       const start = Math.max(0, end - query.limit)
       const nodes = view.path.slice(start, end)
-      const rows = await loadRows(conversationId, nodes.map((n) => n.id))
+      const rows = await loadRows(
+        conversationId,
+        nodes.map((n) => n.id),
+      )
       const byId = new Map(nodes.map((n) => [n.id, n]))
       return {
         items: rows.map((r) => ({ ...toMessageDto(r), siblingIds: view.siblingIds(byId.get(r.id)!) })),
@@ -270,15 +302,34 @@ export function createConversationsService(deps: AppDeps) {
      * first — the context to send upstream. NOT_FOUND for another user's conversation or a leaf
      * that is not in it.
      */
-    async getBranchPath({ userId, conversationId, leafId }: { userId: string; conversationId: string; leafId?: string | undefined }): Promise<MessageRow[]> {
+    async getBranchPath({
+      userId,
+      conversationId,
+      leafId,
+    }: {
+      userId: string
+      conversationId: string
+      leafId?: string | undefined
+    }): Promise<MessageRow[]> {
       const view = await branch(userId, conversationId, leafId)
-      return loadRows(conversationId, view.path.map((n) => n.id))
+      return loadRows(
+        conversationId,
+        view.path.map((n) => n.id),
+      )
     },
 
     toMessageDto,
 
     /** The current branch as a download: Markdown for people, JSON for programs. */
-    async export({ userId, id, query }: { userId: string; id: string; query: ExportQuery }): Promise<{ fileName: string; contentType: string; body: string }> {
+    async export({
+      userId,
+      id,
+      query,
+    }: {
+      userId: string
+      id: string
+      query: ExportQuery
+    }): Promise<{ fileName: string; contentType: string; body: string }> {
       const conversation = toConversation(await owned(userId, id))
       const messages = await branchMessages(userId, id, query.leafId)
       const exportedAt = now().toISOString()
@@ -290,7 +341,11 @@ export function createConversationsService(deps: AppDeps) {
           body: JSON.stringify(toJsonExport(conversation, messages, exportedAt), null, 2),
         }
       }
-      return { fileName: `${base}.md`, contentType: 'text/markdown; charset=utf-8', body: toMarkdown(conversation, messages, exportedAt) }
+      return {
+        fileName: `${base}.md`,
+        contentType: 'text/markdown; charset=utf-8',
+        body: toMarkdown(conversation, messages, exportedAt),
+      }
     },
   }
 }

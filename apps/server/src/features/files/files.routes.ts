@@ -65,14 +65,16 @@ export function filesRoutes(app: FastifyInstance, _deps: AppDeps, services: Serv
     },
     async (request, reply) => {
       const file = await services.files.readFile({ userId: request.user!.id, id: request.params.id })
-      return reply
-        .type(file.mime)
-        .header('x-content-type-options', 'nosniff')
-        .header('content-disposition', contentDisposition('inline', file.name))
-        .header('cache-control', 'private, max-age=86400')
-        // Opened directly, the response is an inert document: no scripts, no plugins, no origin.
-        .header('content-security-policy', "default-src 'none'; img-src 'self'; sandbox")
-        .send(file.bytes)
+      return (
+        reply
+          .type(file.mime)
+          .header('x-content-type-options', 'nosniff')
+          .header('content-disposition', contentDisposition('inline', file.name))
+          .header('cache-control', 'private, max-age=86400')
+          // Opened directly, the response is an inert document: no scripts, no plugins, no origin.
+          .header('content-security-policy', "default-src 'none'; img-src 'self'; sandbox")
+          .send(file.bytes)
+      )
     },
   )
 
@@ -80,7 +82,12 @@ export function filesRoutes(app: FastifyInstance, _deps: AppDeps, services: Serv
     '/:id',
     {
       config: { auth: 'user' },
-      schema: { ...common, summary: 'Delete one of your files', params: IdParamsSchema, response: { 204: z.null().describe('No content') } },
+      schema: {
+        ...common,
+        summary: 'Delete one of your files',
+        params: IdParamsSchema,
+        response: { 204: z.null().describe('No content') },
+      },
     },
     async (request, reply) => {
       await services.files.delete({ userId: request.user!.id, id: request.params.id })

@@ -69,7 +69,13 @@ export function createFilesService(deps: AppDeps, options: { storage?: Storage }
     },
 
     /** The bytes of the caller's file (for the content route and for vision prompts as data URIs). */
-    async readFile({ userId, id }: { userId: string; id: string }): Promise<{ mime: string; name: string; bytes: Buffer }> {
+    async readFile({
+      userId,
+      id,
+    }: {
+      userId: string
+      id: string
+    }): Promise<{ mime: string; name: string; bytes: Buffer }> {
       const row = await owned(userId, id)
       const bytes = await storage.get(row.storageKey)
       if (!bytes) {

@@ -14,7 +14,11 @@ export function sniffImage(bytes: Buffer): ImageMime | undefined {
     const head = bytes.subarray(0, 6).toString('latin1')
     if (head === 'GIF87a' || head === 'GIF89a') return 'image/gif'
   }
-  if (bytes.length >= 12 && bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') {
+  if (
+    bytes.length >= 12 &&
+    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
+  ) {
     return 'image/webp'
   }
   return undefined

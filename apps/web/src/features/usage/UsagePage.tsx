@@ -1,0 +1,415 @@
+import { DownloadOutlined } from '@ant-design/icons'
+import {
+  App,
+  Button,
+  Card,
+  Col,
+  DatePicker,
+  Empty,
+  Flex,
+  Row,
+  Segmented,
+  Select,
+  Skeleton,
+  Statistic,
+  Table,
+  Tabs,
+  Tag,
+  Tooltip,
+  Typography,
+} from 'antd'
+import type { ColumnsType } from 'antd/es/table'
+import dayjs from 'dayjs'
+import { useMemo, useState } from 'react'
+import { useTranslation } from 'react-i18next'
+import { EChart } from '../../components/charts/EChart'
+import { categoryOption, daysBetween, pieOption } from '../../components/charts/options'
+import { ErrorAlert } from '../../components/ErrorAlert'
+import { errorText } from '../../components/error-text'
+import { formatDateTime } from '../../components/format'
+import { usePageTitle } from '../../components/usePageTitle'
+import { formatYuan } from '../billing/money'
+import { rangeFilters, useNumberFormat, type DayRange } from './format'
+import {
+  downloadUsageCsv,
+  useModels,
+  useUsageCalls,
+  useUsageStats,
+  type CallSource,
+  type CallStatus,
+  type UsageCall,
+  type UsageFilters,
+  type UsageTotals,
+} from './usage-api'
+
+type Range = DayRange
+const STATUS_COLORS: Record<CallStatus, string> = { ok: 'success', error: 'error', interrupted: 'warning' }
+
+/** 用量: every metered call with filters and a CSV export, and charts of the same data. */
+export function UsagePage() {
+  const { t } = useTranslation()
+  usePageTitle(t('usage.title'))
+  const [range, setRange] = useState<Range | null>(() => [dayjs().subtract(29, 'day'), dayjs()])
+  const [model, setModel] = useState<string | undefined>()
+  const [status, setStatus] = useState<CallStatus | undefined>()
+  const [source, setSource] = useState<CallSource | undefined>()
+  const [tab, setTab] = useState('calls')
+
+  const filters: UsageFilters = useMemo(
+    () => ({ ...rangeFilters(range), model, status, source }),
+    [range, model, status, source],
+  )
+  const totals = useUsageStats(filters, 'model')
+
+  return (
+    <Flex vertical gap={16} style={{ maxWidth: 1200, margin: '0 auto' }} data-testid="usage-page">
+      <Typography.Title level={3} style={{ margin: 0 }}>
+        {t('usage.title')}
+      </Typography.Title>
+      <FiltersBar
+        range={range}
+        onRange={setRange}
+        model={model}
+        onModel={setModel}
+        status={status}
+        onStatus={setStatus}
+        source={source}
+        onSource={setSource}
+        filters={filters}
+      />
+      {totals.error ? <ErrorAlert error={totals.error} /> : <TotalsCards totals={totals.data?.totals} />}
+      <Tabs
+        activeKey={tab}
+        onChange={setTab}
+        destroyOnHidden
+        items={[
+          { key: 'calls', label: t('usage.callsTab'), children: <CallsTable filters={filters} totals={totals.data?.totals} /> },
+          { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts filters={filters} range={range} /> },
+        ]}
+      />
+    </Flex>
+  )
+}
+
+interface FiltersBarProps {
+  range: Range | null
+  onRange: (r: Range | null) => void
+  model?: string
+  onModel: (m?: string) => void
+  status?: CallStatus
+  onStatus: (s?: CallStatus) => void
+  source?: CallSource
+  onSource: (s?: CallSource) => void
+  filters: UsageFilters
+}
+
+function FiltersBar(props: FiltersBarProps) {
+  const { t } = useTranslation()
+  const { message } = App.useApp()
+  const models = useModels()
+  const [downloading, setDownloading] = useState(false)
+
+  const download = async () => {
+    setDownloading(true)
+    try {
+      await downloadUsageCsv(props.filters)
+    } catch (err) {
+      void message.error(errorText(t, err))
+    } finally {
+      setDownloading(false)
+    }
+  }
+
+  const today = dayjs()
+  return (
+    <Card size="small">
+      <Flex wrap gap={12} align="center">
+        <DatePicker.RangePicker
+          value={props.range}
+          onChange={(value) => props.onRange(value?.[0] && value[1] ? [value[0], value[1]] : null)}
+          allowClear
+          disabledDate={(d) => d.isAfter(today, 'day')}
+          presets={[
+            { label: t('usage.today'), value: [today, today] },
+            { label: t('usage.last7'), value: [today.subtract(6, 'day'), today] },
+            { label: t('usage.last30'), value: [today.subtract(29, 'day'), today] },
+            { label: t('usage.last90'), value: [today.subtract(89, 'day'), today] },
+          ]}
+          aria-label={t('usage.dateRange')}
+          style={{ minWidth: 240 }}
+        />
+        <Select
+          allowClear
+          showSearch={{ optionFilterProp: 'label' }}
+          placeholder={t('usage.allModels')}
+          value={props.model}
+          onChange={(v?: string) => props.onModel(v)}
+          loading={models.isPending}
+          options={(models.data ?? []).map((m) => ({ value: m.id, label: m.displayName }))}
+          style={{ minWidth: 200 }}
+          aria-label={t('usage.model')}
+          data-testid="filter-model"
+        />
+        <Select
+          allowClear
+          placeholder={t('usage.allStatuses')}
+          value={props.status}
+          onChange={(v?: CallStatus) => props.onStatus(v)}
+          options={(['ok', 'error', 'interrupted'] as const).map((s) => ({ value: s, label: t(`usage.status.${s}`) }))}
+          style={{ minWidth: 130 }}
+          aria-label={t('usage.statusLabel')}
+          data-testid="filter-status"
+        />
+        <Select
+          allowClear
+          placeholder={t('usage.allSources')}
+          value={props.source}
+          onChange={(v?: CallSource) => props.onSource(v)}
+          options={(['web', 'api'] as const).map((s) => ({ value: s, label: t(`usage.source.${s}`) }))}
+          style={{ minWidth: 130 }}
+          aria-label={t('usage.sourceLabel')}
+          data-testid="filter-source"
+        />
+        <Button
+          icon={<DownloadOutlined />}
+          onClick={() => void download()}
+          loading={downloading}
+          style={{ marginInlineStart: 'auto' }}
+          data-testid="download-csv"
+        >
+          {t('usage.downloadCsv')}
+        </Button>
+      </Flex>
+    </Card>
+  )
+}
+
+function TotalsCards({ totals }: { totals: UsageTotals | undefined }) {
+  const { t } = useTranslation()
+  const fmt = useNumberFormat()
+  const items: Array<[string, string | undefined, string]> = [
+    [t('usage.totalCalls'), totals && fmt(totals.calls), 'total-calls'],
+    [t('usage.totalInput'), totals && fmt(totals.promptTokens), 'total-input'],
+    [t('usage.totalOutput'), totals && fmt(totals.completionTokens), 'total-output'],
+    [t('usage.totalCost'), totals && formatYuan(totals.cost), 'total-cost'],
+  ]
+  return (
+    <Row gutter={[12, 12]}>
+      {items.map(([title, value, testId]) => (
+        <Col key={testId} xs={12} md={6}>
+          <Card size="small">
+            <Statistic
+              title={title}
+              value={value ?? ''}
+              loading={value === undefined}
+              styles={{ content: { fontVariantNumeric: 'tabular-nums' } }}
+              data-testid={testId}
+            />
+          </Card>
+        </Col>
+      ))}
+    </Row>
+  )
+}
+
+function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageTotals | undefined }) {
+  const { t, i18n } = useTranslation()
+  const fmt = useNumberFormat()
+  const models = useModels()
+  const calls = useUsageCalls(filters)
+  const names = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, m.displayName])), [models.data])
+  const rows = calls.data?.pages.flatMap((p) => p.items) ?? []
+  const ms = (v: number | null) => (v === null ? '—' : t('usage.ms', { value: fmt(v) }))
+
+  const columns: ColumnsType<UsageCall> = [
+    {
+      title: t('usage.time'),
+      dataIndex: 'createdAt',
+      width: 170,
+      fixed: 'left',
+      render: (iso: string) => formatDateTime(iso, i18n.language),
+    },
+    {
+      title: t('usage.model'),
+      dataIndex: 'model',
+      ellipsis: true,
+      render: (id: string) => <Tooltip title={id}>{names.get(id) ?? id}</Tooltip>,
+    },
+    {
+      title: t('usage.sourceLabel'),
+      dataIndex: 'source',
+      width: 90,
+      render: (s: CallSource) => <Tag color={s === 'api' ? 'geekblue' : 'default'}>{t(`usage.source.${s}`)}</Tag>,
+    },
+    {
+      title: t('usage.statusLabel'),
+      dataIndex: 'status',
+      width: 100,
+      render: (s: CallStatus, row) => (
+        <Tooltip title={row.errorCode ?? undefined}>
+          <Tag color={STATUS_COLORS[s]}>{t(`usage.status.${s}`)}</Tag>
+        </Tooltip>
+      ),
+    },
+    {
+      title: t('usage.tokensIn'),
+      dataIndex: 'promptTokens',
+      align: 'right',
+      width: 110,
+      render: (n: number, row) => (
+        <Tooltip title={row.usageEstimated ? t('usage.estimated') : undefined}>
+          {fmt(n)}
+          {row.usageEstimated ? '*' : ''}
+        </Tooltip>
+      ),
+    },
+    { title: t('usage.tokensOut'), dataIndex: 'completionTokens', align: 'right', width: 110, render: fmt },
+    {
+      title: t('usage.cost'),
+      dataIndex: 'cost',
+      align: 'right',
+      width: 120,
+      render: (micro: number) => formatYuan(micro, { maxDecimals: 6 }),
+    },
+    { title: t('usage.latency'), dataIndex: 'latencyMs', align: 'right', width: 110, render: ms },
+    { title: t('usage.ttft'), dataIndex: 'ttftMs', align: 'right', width: 110, render: ms },
+  ]
+
+  if (calls.error) return <ErrorAlert error={calls.error} />
+  if (calls.isPending) return <Skeleton active paragraph={{ rows: 6 }} />
+  return (
+    <Flex vertical gap={12}>
+      <Table<UsageCall>
+        rowKey="id"
+        size="middle"
+        columns={columns}
+        dataSource={rows}
+        pagination={false}
+        loading={calls.isFetching && !calls.isFetchingNextPage}
+        scroll={{ x: 1040 }}
+        data-testid="calls-table"
+        locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('usage.empty')} /> }}
+        summary={() =>
+          totals && rows.length > 0 ? (
+            <Table.Summary fixed>
+              <Table.Summary.Row>
+                <Table.Summary.Cell index={0} colSpan={4}>
+                  <Typography.Text strong data-testid="summary-calls">
+                    {t('usage.summary', { count: totals.calls, shown: rows.length })}
+                  </Typography.Text>
+                </Table.Summary.Cell>
+                <Table.Summary.Cell index={4} align="right">
+                  <Typography.Text strong>{fmt(totals.promptTokens)}</Typography.Text>
+                </Table.Summary.Cell>
+                <Table.Summary.Cell index={5} align="right">
+                  <Typography.Text strong>{fmt(totals.completionTokens)}</Typography.Text>
+                </Table.Summary.Cell>
+                <Table.Summary.Cell index={6} align="right">
+                  <Typography.Text strong>{formatYuan(totals.cost, { maxDecimals: 6 })}</Typography.Text>
+                </Table.Summary.Cell>
+                <Table.Summary.Cell index={7} colSpan={2} />
+              </Table.Summary.Row>
+            </Table.Summary>
+          ) : null
+        }
+      />
+      {calls.hasNextPage && (
+        <Flex justify="center">
+          <Button onClick={() => void calls.fetchNextPage()} loading={calls.isFetchingNextPage} data-testid="load-more">
+            {t('lists.loadMore')}
+          </Button>
+        </Flex>
+      )}
+    </Flex>
+  )
+}
+
+type Metric = 'calls' | 'tokens' | 'cost'
+
+function UsageCharts({ filters, range }: { filters: UsageFilters; range: Range | null }) {
+  const { t } = useTranslation()
+  const fmt = useNumberFormat()
+  const [metric, setMetric] = useState<Metric>('calls')
+  const byDay = useUsageStats(filters, 'day')
+  const byModel = useUsageStats(filters, 'model')
+  const models = useModels()
+
+  const dayOption = useMemo(() => {
+    const points = byDay.data?.series ?? []
+    const seen = points.map((p) => p.day ?? '').filter(Boolean).sort()
+    const days =
+      range && seen.length <= 400
+        ? daysBetween(range[0].format('YYYY-MM-DD'), range[1].format('YYYY-MM-DD'))
+        : seen
+    // Days the server reports outside the picked local range (time zones) still show.
+    const categories = [...new Set([...days, ...seen])].sort()
+    const at = new Map(points.map((p) => [p.day, p]))
+    const pick = (key: keyof UsageTotals) => categories.map((d) => at.get(d)?.[key] ?? 0)
+    if (metric === 'cost') {
+      return categoryOption({
+        categories,
+        series: [{ name: t('usage.cost'), data: pick('cost'), kind: 'line' }],
+        format: (v) => formatYuan(v),
+      })
+    }
+    if (metric === 'tokens') {
+      return categoryOption({
+        categories,
+        series: [
+          { name: t('usage.tokensIn'), data: pick('promptTokens'), kind: 'bar', stack: 'tokens' },
+          { name: t('usage.tokensOut'), data: pick('completionTokens'), kind: 'bar', stack: 'tokens' },
+        ],
+        format: fmt,
+      })
+    }
+    return categoryOption({ categories, series: [{ name: t('usage.totalCalls'), data: pick('calls'), kind: 'bar' }] })
+  }, [byDay.data, range, metric, t, fmt])
+
+  const modelOption = useMemo(() => {
+    const names = new Map((models.data ?? []).map((m) => [m.id, m.displayName]))
+    const key: keyof UsageTotals = metric === 'cost' ? 'cost' : metric === 'tokens' ? 'promptTokens' : 'calls'
+    const items = (byModel.data?.series ?? []).map((p) => ({
+      name: names.get(p.model ?? '') ?? p.model ?? '?',
+      value: key === 'promptTokens' ? (p.promptTokens ?? 0) + (p.completionTokens ?? 0) : (p[key] ?? 0),
+    }))
+    return pieOption({ items, format: metric === 'cost' ? (v) => formatYuan(v) : fmt, otherLabel: t('usage.other') })
+  }, [byModel.data, models.data, metric, t, fmt])
+
+  const error = byDay.error ?? byModel.error
+  if (error) return <ErrorAlert error={error} />
+  if (byDay.isPending || byModel.isPending) return <Skeleton active paragraph={{ rows: 8 }} />
+  const empty = (byDay.data?.totals.calls ?? 0) === 0
+
+  return (
+    <Flex vertical gap={16}>
+      <Segmented<Metric>
+        value={metric}
+        onChange={setMetric}
+        options={[
+          { value: 'calls', label: t('usage.metricCalls') },
+          { value: 'tokens', label: t('usage.metricTokens') },
+          { value: 'cost', label: t('usage.metricCost') },
+        ]}
+        style={{ alignSelf: 'flex-start' }}
+      />
+      {empty ? (
+        <Card>
+          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('usage.empty')} />
+        </Card>
+      ) : (
+        <Row gutter={[16, 16]}>
+          <Col xs={24} lg={15}>
+            <Card size="small" title={t('usage.perDay')}>
+              <EChart option={dayOption} label={t('usage.perDay')} testId="chart-daily" height={320} />
+            </Card>
+          </Col>
+          <Col xs={24} lg={9}>
+            <Card size="small" title={t('usage.byModel')}>
+              <EChart option={modelOption} label={t('usage.byModel')} testId="chart-models" height={320} />
+            </Card>
+          </Col>
+        </Row>
+      )}
+    </Flex>
+  )
+}
