@@ -16,7 +16,8 @@ import { TEST_REDIS_URL } from '../test/services'
  * conservative local cap and says so in /readyz and its log; flushing Redis only resets counters.
  */
 const ROOT = resolve(import.meta.dirname, '../../../..')
-const CAPACITY = 60 // authPerMinute: 60 per minute = one token a second
+// authPerMinute 20 = one token every 3 s: the concurrent burst finishes long before a refill.
+const CAPACITY = 20
 
 async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -55,8 +56,8 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
   const url = `http://127.0.0.1:${port}`
   // Wait until it answers (boot includes migrations and key generation), or fail with its output.
   for (let i = 0; ; i++) {
@@ -155,9 +156,9 @@ describe('one rate limit across two server processes sharing Redis', () => {
     c = await startInstance({ DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${closedPort}`, QIAO_REDIS_PREFIX: prefix })
     const statuses: number[] = []
     for (let i = 0; i < 20; i++) statuses.push((await logout(c)).status)
-    // 15 of 60, never the full plan limit on this instance (refill is 1 token per 4 s here).
-    expect(statuses.filter((s) => s === 204).length).toBeGreaterThanOrEqual(15)
-    expect(statuses.filter((s) => s === 204).length).toBeLessThanOrEqual(16)
+    // 5 of 20, never the full plan limit on this instance (locally one token per 12 s refills).
+    expect(statuses.filter((s) => s === 204).length).toBeGreaterThanOrEqual(5)
+    expect(statuses.filter((s) => s === 204).length).toBeLessThanOrEqual(6)
     expect(statuses.at(-1)).toBe(429)
     const ready = await fetch(`${c.url}/readyz`)
     expect(ready.status).toBe(200)

@@ -136,7 +136,7 @@ export function createMemoryRateLimiter(now: () => number = Date.now): RateLimit
       const t = now()
       sweep(t)
       let slots = gates.get(key)
-      if (!slots) gates.set(key, (slots = new Map()))
+      if (!slots) gates.set(key, (slots = new Map<string, number>()))
       for (const [id, exp] of slots) if (exp <= t) slots.delete(id)
       if (slots.size >= max) {
         const soonest = Math.min(...slots.values())

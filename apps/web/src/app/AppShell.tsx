@@ -55,7 +55,11 @@ export function AppShell() {
     { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
     ...(user?.role === 'admin' ? [{ key: '/admin', icon: <CrownOutlined />, label: t('nav.admin') }] : []),
   ]
-  const selected = '/' + (location.pathname.split('/')[1] ?? '')
+  const section = location.pathname.split('/')[1] ?? ''
+  // A conversation (/c/:id) belongs to the chat entry.
+  const selected = section === 'c' ? '/' : '/' + section
+  // The chat page lays out its own columns and scrolls inside them: no padding, exactly one screen tall.
+  const fullBleed = selected === '/'
 
   const nav = (
     <nav aria-label={t('nav.main')}>
@@ -149,7 +153,13 @@ export function AppShell() {
             </Flex>
           </Flex>
         </Layout.Header>
-        <Layout.Content style={{ padding: isPhone ? 12 : 24 }}>
+        <Layout.Content
+          style={
+            fullBleed
+              ? { padding: 0, height: `calc(100dvh - ${HEADER_HEIGHT}px)`, overflow: 'hidden' }
+              : { padding: isPhone ? 12 : 24 }
+          }
+        >
           <Suspense fallback={<Skeleton active paragraph={{ rows: 6 }} />}>
             <Outlet />
           </Suspense>

@@ -9,7 +9,7 @@ import { AppShell } from './AppShell'
 // Each page is its own chunk: the login page does not download settings, and so on.
 const LoginPage = lazy(() => import('../features/auth/LoginPage').then((m) => ({ default: m.LoginPage })))
 const RegisterPage = lazy(() => import('../features/auth/RegisterPage').then((m) => ({ default: m.RegisterPage })))
-const ChatHomePage = lazy(() => import('../features/chat/ChatHomePage').then((m) => ({ default: m.ChatHomePage })))
+const ChatPage = lazy(() => import('../features/chat/ChatPage').then((m) => ({ default: m.ChatPage })))
 const SettingsPage = lazy(() => import('../features/settings/SettingsPage').then((m) => ({ default: m.SettingsPage })))
 const AdminPage = lazy(() => import('../features/admin/AdminPage').then((m) => ({ default: m.AdminPage })))
 const UsagePage = lazy(() => import('../features/usage/UsagePage').then((m) => ({ default: m.UsagePage })))
@@ -109,7 +109,8 @@ export const router = createBrowserRouter([
         path: '/',
         element: <RequireAuth />,
         children: [
-          { index: true, element: <ChatHomePage /> },
+          { index: true, element: <ChatPage /> },
+          { path: 'c/:id', element: <ChatPage /> },
           { path: 'settings', element: <SettingsPage /> },
           { path: 'usage', element: <UsagePage /> },
           { path: 'billing', element: <BillingPage /> },

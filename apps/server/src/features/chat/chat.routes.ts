@@ -7,6 +7,7 @@ import { AppError } from '../../errors'
 import type { Services } from '../../services'
 import type { PreparedTurn, TurnInput } from './chat.service'
 import { SseWriter } from './sse-writer'
+import { enforceRateLimit, rateLimitHeaders } from '../../platform/rate-limit'
 
 /** Chat turns — mounted at /api/conversations beside the conversations routes. */
 
@@ -56,6 +57,42 @@ export function chatRoutes(app: FastifyInstance, _deps: AppDeps, services: Servi
   app.addHook('preClose', async () => {
     await services.chat.drain()
   })
+
+  /**
+   * Rate limits (SECURITY.md G4), checked before anything is stored: the user's and the model's
+   * requests per minute and token budget, then a slot among the user's concurrent answers, held
+   * until the answer has ended however it ends. The tokens a turn used are charged afterwards.
+   */
+  async function limited<T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    model: string | undefined,
+    go: (charge: (t: PreparedTurn) => PreparedTurn) => Promise<T>,
+  ): Promise<T> {
+    const userId = request.user!.id
+    enforceRateLimit(reply, await services.rateLimits.checkUserRequest({ userId, model }))
+    const slot = await services.rateLimits.acquireStream(userId)
+    if (!slot.allowed) {
+      throw new AppError('RATE_LIMITED', 'Too many answers at once; wait for one to finish', {
+        retryAfter: slot.retryAfterSeconds,
+        headers: rateLimitHeaders({ limit: slot.limit, remaining: 0, resetSeconds: slot.retryAfterSeconds }),
+      })
+    }
+    const charge = (turn: PreparedTurn): PreparedTurn => ({
+      ...turn,
+      run: async (sink) => {
+        const result = await turn.run(sink)
+        const tokens = result.usage.promptTokens + result.usage.completionTokens
+        await services.rateLimits.chargeTokens({ userId, tokens }).catch((err: unknown) => request.log.warn({ err }, 'token budget not charged'))
+        return result
+      },
+    })
+    try {
+      return await go(charge)
+    } finally {
+      await slot.release()
+    }
+  }
 
   /** Runs a prepared turn as SSE or JSON, whichever the client asked for. */
   async function answer(request: FastifyRequest, reply: FastifyReply, turn: PreparedTurn) {
@@ -131,8 +168,7 @@ export function chatRoutes(app: FastifyInstance, _deps: AppDeps, services: Servi
         thinking: request.body.thinking,
         idempotencyKey: idempotencyKeyOf(request),
       }
-      const turn = await services.chat.prepare(input)
-      return answer(request, reply, turn)
+      return limited(request, reply, input.model, async (charge) => answer(request, reply, charge(await services.chat.prepare(input))))
     },
   )
 
@@ -150,16 +186,17 @@ export function chatRoutes(app: FastifyInstance, _deps: AppDeps, services: Servi
         response: { 200: TurnAnswerSchema },
       },
     },
-    async (request, reply) => {
-      const turn = await services.chat.prepare({
-        userId: request.user!.id,
-        conversationId: request.params.id,
-        regenerateOf: request.params.messageId,
-        model: request.body?.model,
-        thinking: request.body?.thinking,
-        idempotencyKey: idempotencyKeyOf(request),
-      })
-      return answer(request, reply, turn)
-    },
+    async (request, reply) =>
+      limited(request, reply, request.body?.model, async (charge) => {
+        const turn = await services.chat.prepare({
+          userId: request.user!.id,
+          conversationId: request.params.id,
+          regenerateOf: request.params.messageId,
+          model: request.body?.model,
+          thinking: request.body?.thinking,
+          idempotencyKey: idempotencyKeyOf(request),
+        })
+        return answer(request, reply, charge(turn))
+      }),
   )
 }

@@ -76,8 +76,9 @@ export function createStatsService(deps: AppDeps, { usage }: { usage: Pick<Usage
           .map(([key, s]) => ({ key, ...s }))
           .sort((a, b) => b.cost - a.cost || b.calls - a.calls)
           .slice(0, ADMIN_STATS_LIMITS.maxSeries)
-        const emails =
-          groupBy === 'user' ? new Map((await repo.userEmails(top.map((p) => p.key))).map((u) => [u.id, u.email])) : new Map()
+        const emails = new Map<string, string>(
+          groupBy === 'user' ? (await repo.userEmails(top.map((p) => p.key))).map((u) => [u.id, u.email]) : [],
+        )
         series = top.map((p) => ({ ...p, label: emails.get(p.key) ?? null }))
       }
       return { from: fromDay, to: toDay, groupBy, totals, series }

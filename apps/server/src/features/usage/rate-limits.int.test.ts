@@ -93,6 +93,7 @@ describe('rate limits with Redis down (G3)', () => {
       enableOfflineQueue: false,
       retryStrategy: () => null,
     })
+    dead.on('error', () => undefined)
     t = await createTestApp({ deps: { redis: dead } })
   })
   afterAll(async () => {

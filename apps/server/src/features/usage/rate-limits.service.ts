@@ -65,12 +65,13 @@ export function createRateLimitService(deps: AppDeps, { settings }: { settings?:
      * Before a web chat turn: one request from the user's and the model's per-minute budgets, and
      * the user must not be in token debt. All or nothing, so a denial costs no budget.
      */
-    async checkUserRequest({ userId, model }: { userId: string; model: string }): Promise<RateDecision> {
+    async checkUserRequest({ userId, model }: { userId: string; model?: string | undefined }): Promise<RateDecision> {
       const l = await limits()
       return limiter.takeAll([
         perMinute(`user:rpm:${userId}`, l.userRpm),
         perMinute(`user:tpm:${userId}`, l.userTpm),
-        perMinute(`model:rpm:${model}`, l.modelRpm),
+        // Only when the caller names the model; a conversation's default is resolved later.
+        ...(model ? [perMinute(`model:rpm:${model}`, l.modelRpm)] : []),
       ])
     },
 

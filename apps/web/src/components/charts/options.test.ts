@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { categoryOption, daysBetween, pieOption } from './options'
-
-describe('daysBetween', () => {
-  it('lists every day inclusive, across a month end', () => {
-    expect(daysBetween('2026-01-30', '2026-02-02')).toEqual(['2026-01-30', '2026-01-31', '2026-02-01', '2026-02-02'])
-  })
-  it('is empty for a reversed or unreadable range and capped for a huge one', () => {
-    expect(daysBetween('2026-02-02', '2026-01-30')).toEqual([])
-    expect(daysBetween('nope', '2026-01-30')).toEqual([])
-    expect(daysBetween('2000-01-01', '2026-01-01', 10)).toHaveLength(10)
-  })
-})
+import { categoryOption, pieOption } from './options'
 
 describe('pieOption', () => {
   it('drops empty slices and folds the tail into "other"', () => {

@@ -79,16 +79,3 @@ export function pieOption({ items, format, maxSlices = 8, otherLabel = 'Other' }
     ],
   }
 }
-
-/**
- * Every UTC day from `from` to `to` (both YYYY-MM-DD, inclusive) — so a day with no calls shows as
- * zero instead of vanishing from the axis. Capped so a careless range cannot build a huge array.
- */
-export function daysBetween(from: string, to: string, max = 400): string[] {
-  const start = Date.parse(`${from}T00:00:00Z`)
-  const end = Date.parse(`${to}T00:00:00Z`)
-  if (Number.isNaN(start) || Number.isNaN(end) || end < start) return []
-  const days: string[] = []
-  for (let t = start; t <= end && days.length < max; t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10))
-  return days
-}

@@ -69,7 +69,7 @@ export const CodeBlock = memo(function CodeBlock({ code, language, dark }: { cod
             ? lines.map((line, i) => (
                 <span key={i} className="qiao-md-line">
                   {line.map((token, j) => (
-                    <span key={j} style={{ color: token.color, fontStyle: token.fontStyle === 1 ? 'italic' : undefined }}>
+                    <span key={j} style={{ color: token.color, fontStyle: Number(token.fontStyle ?? 0) & 1 ? 'italic' : undefined }}>
                       {token.content}
                     </span>
                   ))}

@@ -21,12 +21,13 @@ import { markdownSchema } from './sanitize-schema'
 
 /** Turns raw HTML in the markdown into plain text: `<b>x</b>` is shown, not rendered. */
 function remarkHtmlAsText() {
-  const visit = (node: MdRoot | MdContent) => {
-    if ('children' in node) {
-      node.children = node.children.map((child) =>
-        child.type === 'html' ? ({ type: 'text', value: child.value } as MdContent) : (visit(child), child),
-      ) as typeof node.children
-    }
+  const visit = (node: MdRoot | MdContent): void => {
+    if (!('children' in node)) return
+    const children: MdContent[] = node.children
+    children.forEach((child, i) => {
+      if (child.type === 'html') children[i] = { type: 'text', value: child.value }
+      else visit(child)
+    })
   }
   return (tree: MdRoot) => visit(tree)
 }

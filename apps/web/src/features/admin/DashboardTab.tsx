@@ -1,29 +1,23 @@
 import { Card, Col, DatePicker, Empty, Flex, Row, Segmented, Skeleton, Statistic, Table, Tag, Typography } from 'antd'
+import type { AdminStatsPoint } from '@qiao/shared'
 import type { ColumnsType } from 'antd/es/table'
 import dayjs from 'dayjs'
 import { useMemo, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { EChart } from '../../components/charts/EChart'
-import { categoryOption, daysBetween, pieOption } from '../../components/charts/options'
+import { categoryOption, pieOption } from '../../components/charts/options'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { formatYuan } from '../billing/money'
 import { rangeFilters, useNumberFormat, type DayRange } from '../usage/format'
-import { useAdminModels, useAdminStats, useChannels, type AdminStatsPoint } from './admin-api'
+import { useAdminModels, useAdminStats, useChannels } from './admin-api'
 
 type Metric = 'calls' | 'cost'
-
-/** The p50/p95 latency of a channel point, whichever name the server gives it. */
-const p50 = (p: AdminStatsPoint) => p.latencyP50 ?? p.p50LatencyMs ?? null
-const p95 = (p: AdminStatsPoint) => p.latencyP95 ?? p.p95LatencyMs ?? null
-/** Errors over calls, from the rate if sent, else from the counts. */
-const errorRate = (p: AdminStatsPoint) =>
-  p.errorRate ?? (p.calls ? (p.errors ?? 0) / p.calls : 0)
 
 /** Platform dashboard: cost and calls by day, model, channel and user; error rate and latency per channel. */
 export function DashboardTab() {
   const { t } = useTranslation()
   const fmt = useNumberFormat()
-  const [range, setRange] = useState<DayRange | null>(() => [dayjs().subtract(29, 'day'), dayjs()])
+  const [range, setRange] = useState<DayRange>(() => [dayjs().subtract(29, 'day'), dayjs()])
   const [metric, setMetric] = useState<Metric>('cost')
   const filters = useMemo(() => rangeFilters(range), [range])
   const byDay = useAdminStats(filters, 'day')
@@ -35,7 +29,7 @@ export function DashboardTab() {
 
   const { valueOf, format } = useMemo(
     () => ({
-      valueOf: (p: AdminStatsPoint) => (metric === 'cost' ? (p.cost ?? 0) : (p.calls ?? 0)),
+      valueOf: (p: AdminStatsPoint) => (metric === 'cost' ? p.cost : p.calls),
       format: metric === 'cost' ? (v: number) => formatYuan(v) : fmt,
     }),
     [metric, fmt],
@@ -43,31 +37,19 @@ export function DashboardTab() {
   const metricName = metric === 'cost' ? t('admin.dashboard.cost') : t('admin.dashboard.calls')
 
   const dayOption = useMemo(() => {
+    // The server sends every day of the range, zeros included.
     const points = byDay.data?.series ?? []
-    const seen = points.map((p) => p.day ?? '').filter(Boolean)
-    const days = range ? daysBetween(range[0].format('YYYY-MM-DD'), range[1].format('YYYY-MM-DD')) : []
-    const categories = [...new Set([...days, ...seen])].sort()
-    const at = new Map(points.map((p) => [p.day, p]))
     return categoryOption({
-      categories,
-      series: [
-        {
-          name: metricName,
-          kind: metric === 'cost' ? 'line' : 'bar',
-          data: categories.map((d) => {
-            const p = at.get(d)
-            return p ? valueOf(p) : 0
-          }),
-        },
-      ],
+      categories: points.map((p) => p.key),
+      series: [{ name: metricName, kind: metric === 'cost' ? 'line' : 'bar', data: points.map(valueOf) }],
       format,
     })
-  }, [byDay.data, range, metric, metricName, valueOf, format])
+  }, [byDay.data, metric, metricName, valueOf, format])
 
   const modelOption = useMemo(() => {
     const names = new Map((models.data ?? []).map((m) => [m.id, m.displayName]))
     return pieOption({
-      items: (byModel.data?.series ?? []).map((p) => ({ name: names.get(p.model ?? '') ?? p.model ?? '?', value: valueOf(p) })),
+      items: (byModel.data?.series ?? []).map((p) => ({ name: names.get(p.key) ?? p.key, value: valueOf(p) })),
       format,
       otherLabel: t('usage.other'),
     })
@@ -76,7 +58,7 @@ export function DashboardTab() {
   const userOption = useMemo(() => {
     const top = [...(byUser.data?.series ?? [])].sort((a, b) => valueOf(b) - valueOf(a)).slice(0, 10)
     return categoryOption({
-      categories: top.map((p) => p.displayName || p.email || p.userId || '?'),
+      categories: top.map((p) => p.label ?? p.key),
       series: [{ name: metricName, kind: 'bar', data: top.map(valueOf) }],
       format,
       horizontal: true,
@@ -89,22 +71,22 @@ export function DashboardTab() {
       title: t('admin.dashboard.channel'),
       key: 'channel',
       render: (_, p) => {
-        const channel = p.channelId ? channelNames.get(p.channelId) : undefined
+        const channel = channelNames.get(p.key)
         return (
           <Flex gap={4} align="center" wrap>
-            <span>{p.channelName ?? channel?.name ?? p.channelId ?? t('admin.dashboard.noChannel')}</span>
+            <span>{p.key === 'none' ? t('admin.dashboard.noChannel') : (p.label ?? channel?.name ?? p.key)}</span>
             {channel?.emulated && <Tag color="orange">{t('admin.providers.emulated')}</Tag>}
           </Flex>
         )
       },
     },
-    { title: t('admin.dashboard.calls'), key: 'calls', align: 'right', render: (_, p) => fmt(p.calls ?? 0) },
+    { title: t('admin.dashboard.calls'), key: 'calls', align: 'right', render: (_, p) => fmt(p.calls) },
     {
       title: t('admin.dashboard.errorRate'),
       key: 'errorRate',
       align: 'right',
       render: (_, p) => {
-        const rate = errorRate(p)
+        const rate = p.errorRate ?? 0
         return (
           <Typography.Text type={rate >= 0.05 ? 'danger' : undefined}>{`${(rate * 100).toFixed(1)}%`}</Typography.Text>
         )
@@ -115,7 +97,7 @@ export function DashboardTab() {
       key: 'p50',
       align: 'right',
       render: (_, p) => {
-        const v = p50(p)
+        const v = p.latencyP50Ms ?? null
         return v === null ? '—' : t('usage.ms', { value: fmt(Math.round(v)) })
       },
     },
@@ -124,11 +106,11 @@ export function DashboardTab() {
       key: 'p95',
       align: 'right',
       render: (_, p) => {
-        const v = p95(p)
+        const v = p.latencyP95Ms ?? null
         return v === null ? '—' : t('usage.ms', { value: fmt(Math.round(v)) })
       },
     },
-    { title: t('admin.dashboard.cost'), key: 'cost', align: 'right', render: (_, p) => formatYuan(p.cost ?? 0) },
+    { title: t('admin.dashboard.cost'), key: 'cost', align: 'right', render: (_, p) => formatYuan(p.cost) },
   ]
 
   const totals = byDay.data?.totals
@@ -140,7 +122,10 @@ export function DashboardTab() {
       <Flex wrap gap={12} align="center" justify="space-between">
         <DatePicker.RangePicker
           value={range}
-          onChange={(v) => setRange(v?.[0] && v[1] ? [v[0], v[1]] : null)}
+          onChange={(v) => {
+            if (v?.[0] && v[1]) setRange([v[0], v[1]])
+          }}
+          allowClear={false}
           disabledDate={(d) => d.isAfter(dayjs(), 'day')}
           aria-label={t('usage.dateRange')}
         />
@@ -199,7 +184,7 @@ export function DashboardTab() {
             <Col xs={24} lg={12}>
               <Card size="small" title={t('admin.dashboard.byChannel')} styles={{ body: { padding: 0 } }}>
                 <Table<AdminStatsPoint>
-                  rowKey={(p) => p.channelId ?? 'none'}
+                  rowKey="key"
                   size="small"
                   columns={channelColumns}
                   dataSource={byChannel.data?.series ?? []}

@@ -2,6 +2,7 @@ import type {
   AdminBalanceBody,
   AdminBalanceResult,
   AdminModel,
+  AdminStats,
   AdminUpdateUserBody,
   AdminUser,
   AuditLog,
@@ -19,7 +20,6 @@ import type {
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api } from '../../api/client'
 import { BILLING_QUERY_KEY, pageQuery, type Page } from '../billing/billing-api'
-import type { UsageTotals } from '../usage/usage-api'
 
 /** Every admin query lives under this key; a write invalidates its own slice (and the audit log). */
 export const ADMIN_KEY = ['admin'] as const
@@ -187,31 +187,6 @@ export function useUpdateSettings() {
 // ---- stats
 
 export type StatsGroup = 'day' | 'model' | 'channel' | 'user'
-
-/**
- * A point of the platform series. The group key arrives under its own name (`day`, `model`,
- * `channelId`, `userId`); channel points add error rate and latency percentiles.
- */
-export interface AdminStatsPoint extends Partial<UsageTotals> {
-  day?: string
-  model?: string
-  channelId?: string | null
-  channelName?: string | null
-  userId?: string
-  email?: string | null
-  displayName?: string | null
-  errors?: number
-  errorRate?: number
-  latencyP50?: number | null
-  latencyP95?: number | null
-  p50LatencyMs?: number | null
-  p95LatencyMs?: number | null
-}
-
-export interface AdminStats {
-  totals: UsageTotals & { errors?: number }
-  series: AdminStatsPoint[]
-}
 
 export function useAdminStats(range: { from?: string; to?: string }, groupBy: StatsGroup) {
   return useQuery({

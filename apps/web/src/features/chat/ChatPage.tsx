@@ -145,9 +145,8 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       settled.current = target
       void queryClient.invalidateQueries({ queryKey: chatKeys.conversations() })
       void queryClient.invalidateQueries({ queryKey: chatKeys.conversation(id) })
-    }
-    if (leafId !== target) {
-      setLeafId(target)
+      // What was fetched while streaming is stale now.
+      void messages.refetch()
       return
     }
     if (messages.isFetching) return
@@ -159,7 +158,7 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       const timer = setTimeout(() => void messages.refetch(), 800)
       return () => clearTimeout(timer)
     }
-  }, [id, turn, leafId, stored, messages, queryClient])
+  }, [id, turn, stored, messages, queryClient])
 
   // Esc stops the answer wherever the focus is.
   useEffect(() => {
@@ -205,6 +204,8 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       }
     }
     const anchor = id ? lastStoredId() : null
+    // Follow the branch through the anchor: the new message becomes its newest child.
+    setLeafId(anchor)
     void sendMessage({
       conversationId: cid,
       anchorId: anchor,
@@ -225,6 +226,7 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
     () => ({
       onRegenerate: (m) => {
         if (!id || !m.parentId) return
+        setLeafId(m.parentId)
         void regenerateMessage({
           conversationId: id,
           messageId: m.id,
@@ -234,6 +236,7 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       },
       onEdit: (m, content) => {
         if (!id) return
+        setLeafId(m.parentId)
         const attachments = m.parts?.map((p) => ({ id: p.fileId, name: p.name ?? '', mime: p.mime, size: 0, url: p.url })) ?? []
         void sendMessage({
           conversationId: id,

@@ -1,7 +1,7 @@
 import { ArrowUpOutlined, BulbOutlined, CloseOutlined, LoadingOutlined, PictureOutlined } from '@ant-design/icons'
 import type { FileInfo } from '@qiao/shared'
 import { App, Button, Flex, Input, Tooltip, theme } from 'antd'
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react'
+import { useRef, useState, type KeyboardEvent } from 'react'
 import { useTranslation } from 'react-i18next'
 import { errorText } from '../../components/error-text'
 import { chatApi } from './chat-api'
@@ -54,11 +54,15 @@ export function Composer({
   const composing = useRef(false)
   const fileInput = useRef<HTMLInputElement>(null)
 
-  useEffect(() => {
-    if (!restore) return
-    setText(restore.content)
-    setAttachments(restore.attachments.map((info) => ({ key: info.id, preview: '', info, uploading: false })))
-  }, [restore])
+  // A refused send hands its draft back once (state adjusted during render, not in an effect).
+  const [restored, setRestored] = useState(restore)
+  if (restore !== restored) {
+    setRestored(restore)
+    if (restore) {
+      setText(restore.content)
+      setAttachments(restore.attachments.map((info) => ({ key: info.id, preview: '', info, uploading: false })))
+    }
+  }
 
   const uploading = attachments.some((a) => a.uploading)
   const ready = attachments.filter((a) => a.info).map((a) => a.info!)

@@ -230,9 +230,11 @@ function RenameModal({
   const { t } = useTranslation()
   const [title, setTitle] = useState('')
   const [saving, setSaving] = useState(false)
-  useEffect(() => {
+  const [shown, setShown] = useState(target)
+  if (target !== shown) {
+    setShown(target)
     if (target) setTitle(target.title)
-  }, [target])
+  }
   const save = () => {
     if (!target || !title.trim()) return
     setSaving(true)

@@ -86,11 +86,12 @@ export async function authorizedFetch(path: string, init: () => RequestInit): Pr
       throw new ApiError('NETWORK', 'Network request failed', 0)
     }
   }
-  let { token, response } = await attempt()
+  const first = await attempt()
+  let response = first.response
   if (response.status === 401) {
     const current = useSession.getState().accessToken
-    const fresh = current && current !== token ? true : await refreshSession()
-    if (fresh) ({ response } = await attempt())
+    const fresh = current && current !== first.token ? true : await refreshSession()
+    if (fresh) response = (await attempt()).response
   }
   if (!response.ok) throw await toApiError(response)
   return response

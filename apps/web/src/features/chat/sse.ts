@@ -12,7 +12,9 @@ export interface RawSseEvent {
  * `id` and `retry` are ignored because a chat turn is never resumed by reconnecting.
  */
 export async function* readSse(stream: ReadableStream<Uint8Array>): AsyncGenerator<RawSseEvent> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader()
+  const reader = stream.getReader()
+  // Streaming decode: a multi-byte character split across chunks is held until complete.
+  const decoder = new TextDecoder()
   let buffer = ''
   let event = ''
   let data: string[] = []
@@ -22,7 +24,7 @@ export async function* readSse(stream: ReadableStream<Uint8Array>): AsyncGenerat
     for (;;) {
       const { value, done } = await reader.read()
       if (done) break
-      let text = value
+      let text = decoder.decode(value, { stream: true })
       if (pendingCr && text.startsWith('\n')) text = text.slice(1)
       pendingCr = false
       buffer += text

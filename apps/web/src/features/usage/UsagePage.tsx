@@ -18,12 +18,13 @@ import {
   Tooltip,
   Typography,
 } from 'antd'
+import type { UsageCall, UsageTotals } from '@qiao/shared'
 import type { ColumnsType } from 'antd/es/table'
 import dayjs from 'dayjs'
 import { useMemo, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { EChart } from '../../components/charts/EChart'
-import { categoryOption, daysBetween, pieOption } from '../../components/charts/options'
+import { categoryOption, pieOption } from '../../components/charts/options'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { errorText } from '../../components/error-text'
 import { formatDateTime } from '../../components/format'
@@ -37,9 +38,8 @@ import {
   useUsageStats,
   type CallSource,
   type CallStatus,
-  type UsageCall,
+  type StatsRange,
   type UsageFilters,
-  type UsageTotals,
 } from './usage-api'
 
 type Range = DayRange
@@ -49,17 +49,23 @@ const STATUS_COLORS: Record<CallStatus, string> = { ok: 'success', error: 'error
 export function UsagePage() {
   const { t } = useTranslation()
   usePageTitle(t('usage.title'))
-  const [range, setRange] = useState<Range | null>(() => [dayjs().subtract(29, 'day'), dayjs()])
+  const [range, setRange] = useState<Range>(() => [dayjs().subtract(29, 'day'), dayjs()])
   const [model, setModel] = useState<string | undefined>()
   const [status, setStatus] = useState<CallStatus | undefined>()
   const [source, setSource] = useState<CallSource | undefined>()
   const [tab, setTab] = useState('calls')
 
-  const filters: UsageFilters = useMemo(
-    () => ({ ...rangeFilters(range), model, status, source }),
-    [range, model, status, source],
-  )
-  const totals = useUsageStats(filters, 'model')
+  const statsRange = useMemo(() => rangeFilters(range), [range])
+  const filters: UsageFilters = useMemo(() => ({ ...statsRange, model, status, source }), [statsRange, model, status, source])
+  const byModel = useUsageStats(statsRange, 'model')
+  // The statistics filter by date only; a model's totals are its entry in the by-model series.
+  const totals = useMemo((): UsageTotals | undefined => {
+    const data = byModel.data
+    if (!data) return undefined
+    if (!model) return data.totals
+    const point = data.series.find((p) => p.key === model)
+    return point ?? { calls: 0, promptTokens: 0, completionTokens: 0, images: 0, cost: 0 }
+  }, [byModel.data, model])
 
   return (
     <Flex vertical gap={16} style={{ maxWidth: 1200, margin: '0 auto' }} data-testid="usage-page">
@@ -77,14 +83,17 @@ export function UsagePage() {
         onSource={setSource}
         filters={filters}
       />
-      {totals.error ? <ErrorAlert error={totals.error} /> : <TotalsCards totals={totals.data?.totals} />}
+      {byModel.error ? <ErrorAlert error={byModel.error} /> : <TotalsCards totals={totals} />}
+      <Typography.Text type="secondary" style={{ fontSize: 12, marginTop: -8 }}>
+        {status || source ? t('usage.totalsScopeFiltered') : t('usage.totalsScope')}
+      </Typography.Text>
       <Tabs
         activeKey={tab}
         onChange={setTab}
         destroyOnHidden
         items={[
-          { key: 'calls', label: t('usage.callsTab'), children: <CallsTable filters={filters} totals={totals.data?.totals} /> },
-          { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts filters={filters} range={range} /> },
+          { key: 'calls', label: t('usage.callsTab'), children: <CallsTable filters={filters} totals={status || source ? undefined : totals} /> },
+          { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts range={statsRange} /> },
         ]}
       />
     </Flex>
@@ -92,8 +101,8 @@ export function UsagePage() {
 }
 
 interface FiltersBarProps {
-  range: Range | null
-  onRange: (r: Range | null) => void
+  range: Range
+  onRange: (r: Range) => void
   model?: string
   onModel: (m?: string) => void
   status?: CallStatus
@@ -126,8 +135,10 @@ function FiltersBar(props: FiltersBarProps) {
       <Flex wrap gap={12} align="center">
         <DatePicker.RangePicker
           value={props.range}
-          onChange={(value) => props.onRange(value?.[0] && value[1] ? [value[0], value[1]] : null)}
-          allowClear
+          onChange={(value) => {
+            if (value?.[0] && value[1]) props.onRange([value[0], value[1]])
+          }}
+          allowClear={false}
           disabledDate={(d) => d.isAfter(today, 'day')}
           presets={[
             { label: t('usage.today'), value: [today, today] },
@@ -326,25 +337,19 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
 
 type Metric = 'calls' | 'tokens' | 'cost'
 
-function UsageCharts({ filters, range }: { filters: UsageFilters; range: Range | null }) {
+function UsageCharts({ range }: { range: StatsRange }) {
   const { t } = useTranslation()
   const fmt = useNumberFormat()
   const [metric, setMetric] = useState<Metric>('calls')
-  const byDay = useUsageStats(filters, 'day')
-  const byModel = useUsageStats(filters, 'model')
+  const byDay = useUsageStats(range, 'day')
+  const byModel = useUsageStats(range, 'model')
   const models = useModels()
 
   const dayOption = useMemo(() => {
+    // The server sends every day of the range, zeros included.
     const points = byDay.data?.series ?? []
-    const seen = points.map((p) => p.day ?? '').filter(Boolean).sort()
-    const days =
-      range && seen.length <= 400
-        ? daysBetween(range[0].format('YYYY-MM-DD'), range[1].format('YYYY-MM-DD'))
-        : seen
-    // Days the server reports outside the picked local range (time zones) still show.
-    const categories = [...new Set([...days, ...seen])].sort()
-    const at = new Map(points.map((p) => [p.day, p]))
-    const pick = (key: keyof UsageTotals) => categories.map((d) => at.get(d)?.[key] ?? 0)
+    const categories = points.map((p) => p.key)
+    const pick = (key: keyof UsageTotals) => points.map((p) => p[key])
     if (metric === 'cost') {
       return categoryOption({
         categories,
@@ -363,14 +368,13 @@ function UsageCharts({ filters, range }: { filters: UsageFilters; range: Range |
       })
     }
     return categoryOption({ categories, series: [{ name: t('usage.totalCalls'), data: pick('calls'), kind: 'bar' }] })
-  }, [byDay.data, range, metric, t, fmt])
+  }, [byDay.data, metric, t, fmt])
 
   const modelOption = useMemo(() => {
     const names = new Map((models.data ?? []).map((m) => [m.id, m.displayName]))
-    const key: keyof UsageTotals = metric === 'cost' ? 'cost' : metric === 'tokens' ? 'promptTokens' : 'calls'
     const items = (byModel.data?.series ?? []).map((p) => ({
-      name: names.get(p.model ?? '') ?? p.model ?? '?',
-      value: key === 'promptTokens' ? (p.promptTokens ?? 0) + (p.completionTokens ?? 0) : (p[key] ?? 0),
+      name: names.get(p.key) ?? p.key,
+      value: metric === 'cost' ? p.cost : metric === 'tokens' ? p.promptTokens + p.completionTokens : p.calls,
     }))
     return pieOption({ items, format: metric === 'cost' ? (v) => formatYuan(v) : fmt, otherLabel: t('usage.other') })
   }, [byModel.data, models.data, metric, t, fmt])

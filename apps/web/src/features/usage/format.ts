@@ -4,10 +4,10 @@ import { useTranslation } from 'react-i18next'
 
 export type DayRange = [Dayjs, Dayjs]
 
-/** Local calendar days → the API's instants: from the first day's midnight to the day after the last (exclusive). */
+/** The picked days as the API's bare dates (both inclusive; the server counts days in UTC). */
 export function rangeFilters(range: DayRange | null): { from?: string; to?: string } {
   if (!range) return {}
-  return { from: range[0].startOf('day').toISOString(), to: range[1].add(1, 'day').startOf('day').toISOString() }
+  return { from: range[0].format('YYYY-MM-DD'), to: range[1].format('YYYY-MM-DD') }
 }
 
 /** Grouped integers in the UI language ("12,345"), one formatter per language. */

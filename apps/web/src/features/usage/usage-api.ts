@@ -1,49 +1,16 @@
-import { ERROR_CODES, type ErrorCode, type ModelInfo } from '@qiao/shared'
+import { ERROR_CODES, type ErrorCode, type ModelInfo, type UsageCall, type UsageStats } from '@qiao/shared'
 import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query'
 import { api, ApiError } from '../../api/client'
 import { refreshSession, useSession } from '../../api/session'
 import { pageQuery, type Page } from '../billing/billing-api'
 
-export type CallStatus = 'ok' | 'error' | 'interrupted'
-export type CallSource = 'web' | 'api'
+export type CallStatus = UsageCall['status']
+export type CallSource = UsageCall['source']
 
-/** One metered upstream call, as `GET /api/usage/calls` lists it (money in micro-yuan). */
-export interface UsageCall {
-  id: string
-  createdAt: string
-  model: string
-  source: CallSource
-  status: CallStatus
-  errorCode?: string | null
-  promptTokens: number
-  completionTokens: number
-  images?: number
-  cost: number
-  latencyMs: number | null
-  ttftMs: number | null
-  usageEstimated?: boolean
-}
-
-export interface UsageTotals {
-  calls: number
-  promptTokens: number
-  completionTokens: number
-  images: number
-  cost: number
-}
-
-/** A point of a grouped series: `day` (YYYY-MM-DD) or `model`, plus the same sums as the totals. */
-export interface UsagePoint extends Partial<UsageTotals> {
-  day?: string
-  model?: string
-}
-
-export interface UsageStats {
-  totals: UsageTotals
-  series: UsagePoint[]
-}
-
-/** The call filters; `from`/`to` are ISO instants (`to` exclusive), the rest exact matches. */
+/**
+ * The call filters. `from`/`to` are UTC calendar days (YYYY-MM-DD, both inclusive): the same
+ * buckets the statistics use, so the list, the CSV and the totals always cover the same calls.
+ */
 export interface UsageFilters {
   from?: string
   to?: string
@@ -51,6 +18,9 @@ export interface UsageFilters {
   status?: CallStatus
   source?: CallSource
 }
+
+/** The statistics endpoint groups by day or model and filters by date only. */
+export type StatsRange = Pick<UsageFilters, 'from' | 'to'>
 
 export function filterParams(filters: UsageFilters): URLSearchParams {
   const params = new URLSearchParams()
@@ -73,11 +43,11 @@ export function useUsageCalls(filters: UsageFilters, pageSize = 20) {
   })
 }
 
-export function useUsageStats(filters: UsageFilters, groupBy: 'day' | 'model') {
+export function useUsageStats(range: StatsRange, groupBy: 'day' | 'model') {
   return useQuery({
-    queryKey: [...USAGE_QUERY_KEY, 'stats', filters, groupBy],
+    queryKey: [...USAGE_QUERY_KEY, 'stats', range, groupBy],
     queryFn: () => {
-      const params = filterParams(filters)
+      const params = filterParams({ from: range.from, to: range.to })
       params.set('groupBy', groupBy)
       return api.get<UsageStats>(`/api/usage/stats?${params.toString()}`)
     },
