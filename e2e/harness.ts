@@ -14,6 +14,11 @@ export interface RunningServer {
   url: string
   /** Everything the server printed so far (stdout and stderr). */
   output: () => string
+  /**
+   * The in-process emulator's base URL (its `/__emulator/faults` control route scripts upstream
+   * failures), read from the server's start-up warning; undefined when real providers are configured.
+   */
+  emulatorUrl: () => string | undefined
   stop: () => Promise<void>
 }
 
@@ -93,7 +98,20 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     }
     await new Promise((ok) => setTimeout(ok, 250))
   }
-  return { url, output: () => output, stop }
+  return { url, output: () => output, emulatorUrl: () => emulatorUrlIn(output), stop }
+}
+
+function emulatorUrlIn(output: string): string | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('built-in emulator')) continue
+    try {
+      const entry = JSON.parse(line) as { url?: unknown }
+      if (typeof entry.url === 'string') return entry.url
+    } catch {
+      // Not a JSON log line.
+    }
+  }
+  return undefined
 }
 
 /** Debian's chromium, headless. Never downloads a browser. */

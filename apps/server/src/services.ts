@@ -3,6 +3,7 @@ import { createAuditService } from './features/audit/audit.service'
 import { createAuthService } from './features/auth/auth.service'
 import { createSettingsService } from './features/settings/settings.service'
 import { createBillingService } from './features/billing/billing.service'
+import { createChatBillingHooks } from './features/billing/chat-hooks'
 import { createUsersService } from './features/users/users.service'
 import { createModelsService } from './features/models/models.service'
 import { createProvidersService } from './features/providers/providers.service'
@@ -29,7 +30,8 @@ export function createServices(deps: AppDeps) {
   const models = createModelsService(deps, { audit, providers })
   const conversations = createConversationsService(deps)
   const files = createFilesService(deps)
-  const chat = createChatService(deps, { providers, conversations, files })
+  // Every turn reserves its worst case before the upstream call and settles in the finalising transaction.
+  const chat = createChatService(deps, { providers, conversations, files }, { hooks: createChatBillingHooks(billing) })
   const rateLimits = createRateLimitService(deps, { settings })
   const usage = createUsageService(deps, { settings })
   const stats = createStatsService(deps, { usage })

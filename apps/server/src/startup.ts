@@ -2,6 +2,7 @@ import type { App } from './app'
 import type { AppDeps } from './context'
 import { bootstrapAdmin } from './features/auth/bootstrap'
 import { startBillingJobs } from './features/billing/billing.jobs'
+import { grantDemoCredit } from './features/billing/demo-credit'
 import { startChatSweeper } from './features/chat/sweeper'
 import { startUsageJobs } from './features/usage/usage.jobs'
 import { startProviders } from './providers/seed'
@@ -12,6 +13,7 @@ import { startProviders } from './providers/seed'
  */
 export async function startup(_app: App, _deps: AppDeps): Promise<() => Promise<void>> {
   await bootstrapAdmin(_app, _deps)
+  await grantDemoCredit(_deps, _app.services)
   const stopProviders = await startProviders(_deps, _app.services.providers)
   const stopBillingJobs = await startBillingJobs(_deps, _app.services.billing)
   const stopChatSweeper = await startChatSweeper(_app.services.chat, _deps.logger)

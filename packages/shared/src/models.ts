@@ -25,3 +25,15 @@ export const ModelInfoSchema = z.object({
   emulated: z.boolean(),
 })
 export type ModelInfo = z.infer<typeof ModelInfoSchema>
+
+/** Output tokens assumed when a model states no maximum. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096
+
+/**
+ * The most output tokens one turn may produce: the model's maximum, but never more than half its
+ * context window. The chat turn sends it upstream as `max_tokens`, the context trimmer keeps this
+ * much room, and billing reserves for it — so a turn can never cost more than its hold.
+ */
+export function outputTokenLimit(model: { contextWindow: number; maxOutputTokens: number | null }): number {
+  return Math.min(model.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS, Math.floor(model.contextWindow / 2))
+}

@@ -55,7 +55,8 @@ export const DEFAULT_SETTINGS: PlatformSettings = Object.freeze({
     userTpm: 200_000,
     keyRpm: 120,
     keyTpm: 400_000,
-    authPerMinute: 30,
+    // Generous: mobile carriers put many users behind one address, and token refreshes count too.
+    authPerMinute: 120,
     maxConcurrentStreams: 4,
     modelRpm: 600,
   }),

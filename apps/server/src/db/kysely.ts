@@ -57,6 +57,10 @@ export function openDb(options: { url?: string | undefined; dataDir: string; poo
     kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins })
   } else {
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
+    // An idle client's connection can be cut by the server (restart, failover, DROP DATABASE … FORCE
+    // while closing). pg reports that on the pool; unhandled it would crash the process. The next
+    // query gets a fresh connection or a real error, which is where it is handled.
+    pool.on('error', () => {})
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins })
   }
   return {

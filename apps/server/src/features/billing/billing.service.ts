@@ -106,6 +106,20 @@ export function createBillingService(deps: AppDeps, { audit }: { audit: AuditSer
         deps.logger.warn({ code: (err as { code?: unknown }).code, attempt }, 'billing transaction retried'),
     })
 
+  function reservationRow(opts: { userId: string; requestId: string; amount: number; ttlMs?: number }): ReservationRow {
+    const at = now()
+    return {
+      id: newId(at.getTime()),
+      userId: opts.userId,
+      requestId: opts.requestId,
+      amount: opts.amount,
+      status: 'held',
+      createdAt: at.toISOString(),
+      expiresAt: new Date(at.getTime() + (opts.ttlMs ?? DEFAULT_RESERVATION_TTL_MS)).toISOString(),
+      settledAt: null,
+    }
+  }
+
   /** Closes a hold and returns its money; 0 when it was not held (already settled or released). */
   async function releaseIn(trx: Transaction<Database>, userId: string, requestId: string): Promise<number> {
     const reservation = await repo.findReservation(trx, requestId)
@@ -136,22 +150,28 @@ export function createBillingService(deps: AppDeps, { audit }: { audit: AuditSer
     },
 
     /**
+     * `reserve` inside the caller's transaction (the chat turn's, which stores the user message
+     * in it: not enough money rolls the message back too). `requestId` must be new — a duplicate
+     * fails the caller's transaction with a unique violation rather than returning the old hold.
+     */
+    async reserveIn(
+      trx: Transaction<Database>,
+      opts: { userId: string; requestId: string; amount: number; ttlMs?: number },
+    ): Promise<Reservation> {
+      assertMoney('amount', opts.amount, { allowZero: true })
+      const row = reservationRow(opts)
+      await repo.insertReservation(trx, row)
+      if (!(await repo.holdFunds(trx, opts.userId, opts.amount))) throw insufficient()
+      return toReservation(row)
+    },
+
+    /**
      * Holds `amount` for the request `requestId` or throws 402 INSUFFICIENT_BALANCE. Idempotent:
      * the same requestId again returns the existing hold (whatever its status) and holds nothing.
      */
     async reserve(opts: { userId: string; requestId: string; amount: number; ttlMs?: number }): Promise<Reservation> {
       assertMoney('amount', opts.amount, { allowZero: true })
-      const at = now()
-      const row: ReservationRow = {
-        id: newId(at.getTime()),
-        userId: opts.userId,
-        requestId: opts.requestId,
-        amount: opts.amount,
-        status: 'held',
-        createdAt: at.toISOString(),
-        expiresAt: new Date(at.getTime() + (opts.ttlMs ?? DEFAULT_RESERVATION_TTL_MS)).toISOString(),
-        settledAt: null,
-      }
+      const row = reservationRow(opts)
       try {
         await retry(() =>
           repo.transaction(async (trx) => {

@@ -1,4 +1,4 @@
-import { MessagePartSchema, type MessagePart } from '@qiao/shared'
+import { MessagePartSchema, outputTokenLimit, type MessagePart } from '@qiao/shared'
 import { z } from 'zod'
 import type { ChatMessage, ContentPart } from '../../providers/types'
 import type { MessageRow } from './chat.repo'
@@ -11,9 +11,6 @@ import { estimatePromptTokens, type EstimatedMessage } from './tokens'
  */
 
 const PartsSchema = z.array(MessagePartSchema)
-
-/** Room kept for the answer when the model states no maximum output. */
-export const DEFAULT_OUTPUT_RESERVE = 4_096
 
 export function parseParts(json: string | null): MessagePart[] {
   if (!json) return []
@@ -53,8 +50,7 @@ function usable(row: MessageRow): boolean {
 }
 
 export function tokenBudget(contextWindow: number, maxOutputTokens: number | null): number {
-  const reserve = Math.min(maxOutputTokens ?? DEFAULT_OUTPUT_RESERVE, Math.floor(contextWindow / 2))
-  return contextWindow - reserve
+  return contextWindow - outputTokenLimit({ contextWindow, maxOutputTokens })
 }
 
 export async function buildContext(input: ContextInput): Promise<BuiltContext> {

@@ -1,4 +1,4 @@
-import { DEFAULT_CONVERSATION_TITLE, ERROR_CODES, type Conversation, type ErrorCode, type Message, type MessagePart, type TurnUsage } from '@qiao/shared'
+import { DEFAULT_CONVERSATION_TITLE, ERROR_CODES, outputTokenLimit, type Conversation, type ErrorCode, type Message, type MessagePart, type TurnUsage } from '@qiao/shared'
 import type { Transaction } from 'kysely'
 import type { AppDeps } from '../../context'
 import type { Database } from '../../db/schema'
@@ -452,7 +452,13 @@ export function createChatService(
         if (!controller.signal.aborted) {
           const call = s.providers.chat(
             t.start.model.id,
-            { messages: t.messages, stream: true, ...(t.thinking ? { thinking: true } : {}) },
+            {
+              messages: t.messages,
+              stream: true,
+              // Capped so the real cost can never exceed what billing reserved for the turn.
+              maxTokens: outputTokenLimit(t.start.model),
+              ...(t.thinking ? { thinking: true } : {}),
+            },
             { signal: controller.signal },
           )
           // Settles by the time `events` yields its first event or throws.

@@ -8,6 +8,7 @@ import { seedModelCatalog } from '../../providers/seed'
 import type { ProviderAdapter, RetryPolicy, Timeouts } from '../../providers/types'
 import { createTestApp, type TestApp } from '../../test/app'
 import { bearer } from '../auth/testing'
+import { createChatBillingHooks } from '../billing/chat-hooks'
 import { addChannel } from '../providers/testing'
 import { createChatService, type ChatServiceOptions } from './chat.service'
 
@@ -22,11 +23,30 @@ export interface ChatHarness {
 export const CHAT_MODELS = ['qwen-plus', 'qwen-vl-plus', 'qwen-max']
 
 /** A fresh app on `dialect` with the model catalog and one emulator channel serving CHAT_MODELS. */
-export async function startChatHarness(dialect: Dialect, opts: { chunkDelayMs?: number } = {}): Promise<ChatHarness> {
+export async function startChatHarness(
+  dialect: Dialect,
+  opts: { chunkDelayMs?: number; /** Credit for each new account, micro-yuan (default ¥1,000). */ defaultBalance?: number } = {},
+): Promise<ChatHarness> {
   // A clock that only moves forward: branch order ("newest child") never ties within a millisecond.
   let tick = Date.now()
   const t = await createTestApp({ dialect, deps: { now: () => new Date((tick = Math.max(tick + 1, Date.now()))) } })
   await seedModelCatalog(t.deps.db)
+  // Accounts start with plenty of credit and limits far above what a test sends: these suites test
+  // the turn itself; billing and rate limits have their own suites that set tight values.
+  const at = new Date().toISOString()
+  await t.deps.db.kysely
+    .insertInto('settings')
+    .values([
+      { key: 'defaultBalance', value: JSON.stringify(opts.defaultBalance ?? 1_000_000_000), updatedAt: at, updatedBy: null },
+      {
+        key: 'rateLimits',
+        value: JSON.stringify({ userRpm: 100_000, userTpm: 100_000_000, maxConcurrentStreams: 1_000, modelRpm: 1_000_000 }),
+        updatedAt: at,
+        updatedBy: null,
+      },
+    ])
+    .execute()
+  t.app.services.settings.invalidate()
   const emu = await startEmulator({ chunkDelayMs: opts.chunkDelayMs ?? 0 })
   await addChannel(t.deps.db, t.deps.masterKeys, { baseUrl: emu.url, models: CHAT_MODELS, keys: ['sk-chat-test-000000001'] })
   t.app.services.providers.invalidate()
@@ -53,7 +73,11 @@ export function dashScopeWith(limits: { timeouts?: Partial<Timeouts>; retry?: Pa
 export function rewireChat(t: TestApp, opts: { registry?: RegistryOptions; chat?: Partial<ChatServiceOptions> } = {}) {
   const services = t.app.services
   const providers = opts.registry ? createProviderRegistry(t.deps, { audit: services.audit, ...opts.registry }) : services.providers
-  services.chat = createChatService(t.deps, { providers, conversations: services.conversations, files: services.files }, opts.chat)
+  services.chat = createChatService(
+    t.deps,
+    { providers, conversations: services.conversations, files: services.files },
+    { hooks: createChatBillingHooks(services.billing), ...opts.chat },
+  )
   return services.chat
 }
 

@@ -32,7 +32,7 @@ export function opsRoutes(app: FastifyInstance, deps: AppDeps, services: Pick<Se
     // Only the database makes an instance unfit for traffic. Redis is shared by every instance, so
     // taking them all out of rotation when it fails would turn a degraded service into an outage;
     // instead limits fall back to a conservative local cap and readiness says `degraded`
-    // (docs/adr/0005-rate-limits-without-redis.md).
+    // (docs/adr/0003-rate-limits-without-redis.md).
     if (checks.database === 'down') {
       throw new AppError('SERVICE_UNAVAILABLE', `Not ready: ${JSON.stringify(checks)}`, { retryAfter: 5 })
     }

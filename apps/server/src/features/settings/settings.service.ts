@@ -105,6 +105,23 @@ export function createSettingsService(deps: AppDeps, { audit }: { audit: AuditSe
     },
 
     /**
+     * Stores `defaultBalance` only when no value was ever stored — a system default (the offline
+     * demo's credit) that never overrides an admin's choice. True when it was stored now.
+     */
+    async ensureDefaultBalance(amount: number): Promise<boolean> {
+      const existing = await repo.list(['defaultBalance'])
+      if (existing.length) return false
+      try {
+        await repo.insert({ key: 'defaultBalance', value: JSON.stringify(amount), updatedAt: now().toISOString(), updatedBy: null })
+      } catch (err) {
+        if (isUniqueViolation(err)) return false
+        throw err
+      }
+      cache = undefined
+      return true
+    },
+
+    /**
      * Applies a validated partial update (rate limits merge key by key) and audits the keys that
      * changed with their values before and after.
      */

@@ -30,7 +30,15 @@ export function EChart({ option, label, height = 300, testId }: EChartProps) {
   const [failed, setFailed] = useState(false)
 
   // Primitive dependencies only: a token object that is equal but not identical must not re-create the chart.
-  const { colorTextSecondary, colorText, colorBorderSecondary, colorBorder, colorBgElevated, fontFamily } = token
+  const {
+    colorTextSecondary,
+    colorText,
+    colorBorderSecondary,
+    colorBorder,
+    colorBgElevated,
+    colorBgContainer,
+    fontFamily,
+  } = token
   const chartTheme = useMemo(() => {
     const axis = {
       axisLine: { lineStyle: { color: colorBorder } },
@@ -49,11 +57,25 @@ export function EChart({ option, label, height = 300, testId }: EChartProps) {
         borderColor: colorBorderSecondary,
         textStyle: { color: colorText },
       },
+      // Slice labels in the text colour without a halo; a gap in the page colour between slices.
+      pie: {
+        label: { color: colorTextSecondary, textBorderWidth: 0 },
+        itemStyle: { borderColor: colorBgContainer, borderWidth: 2 },
+      },
       categoryAxis: axis,
       valueAxis: axis,
       timeAxis: axis,
     }
-  }, [dark, colorTextSecondary, colorText, colorBorderSecondary, colorBorder, colorBgElevated, fontFamily])
+  }, [
+    dark,
+    colorTextSecondary,
+    colorText,
+    colorBorderSecondary,
+    colorBorder,
+    colorBgElevated,
+    colorBgContainer,
+    fontFamily,
+  ])
 
   useEffect(() => {
     let instance: EChartsType | undefined
@@ -64,6 +86,8 @@ export function EChart({ option, label, height = 300, testId }: EChartProps) {
         const el = host.current
         if (cancelled || !el) return
         instance = echarts.init(el, chartTheme, { renderer: 'canvas' })
+        // Tells tests and screenshots when the drawing (animation included) is complete.
+        instance.on('finished', () => el.setAttribute('data-chart-state', 'finished'))
         observer = new ResizeObserver(() => instance?.resize())
         observer.observe(el)
         setChart(instance)
@@ -81,7 +105,9 @@ export function EChart({ option, label, height = 300, testId }: EChartProps) {
 
   useEffect(() => {
     // notMerge: a filter change can remove series, which a merge would leave behind.
-    chart?.setOption(option, { notMerge: true })
+    if (!chart) return
+    host.current?.setAttribute('data-chart-state', 'drawing')
+    chart.setOption(option, { notMerge: true })
   }, [chart, option])
 
   return (

@@ -23,9 +23,26 @@ export interface CategoryChartInput {
   horizontal?: boolean
 }
 
-export function categoryOption({ categories, series, format, horizontal = false }: CategoryChartInput): EChartsCoreOption {
-  const categoryAxis = { type: 'category', data: categories, axisTick: { alignWithLabel: true } }
-  const valueAxis = { type: 'value', axisLabel: format ? { formatter: format } : {}, minInterval: format ? 0 : 1 }
+export function categoryOption({
+  categories,
+  series,
+  format,
+  horizontal = false,
+}: CategoryChartInput): EChartsCoreOption {
+  const categoryAxis = {
+    type: 'category',
+    data: categories,
+    axisTick: { alignWithLabel: true },
+    // Long names (emails) are cut short on the axis; the tooltip shows them whole.
+    ...(horizontal ? { axisLabel: { width: 140, overflow: 'truncate' } } : {}),
+  }
+  const valueAxis = {
+    type: 'value',
+    axisLabel: format ? { formatter: format } : {},
+    minInterval: format ? 0 : 1,
+    // A horizontal value axis is short: few ticks, so money labels do not run into each other.
+    ...(horizontal ? { splitNumber: 3 } : {}),
+  }
   return {
     grid: { left: 8, right: 16, top: series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
     legend: series.length > 1 ? { top: 0 } : { show: false },
@@ -41,7 +58,9 @@ export function categoryOption({ categories, series, format, horizontal = false 
       type: s.kind,
       data: s.data,
       ...(s.stack ? { stack: s.stack } : {}),
-      ...(s.kind === 'line' ? { smooth: true, showSymbol: categories.length <= 31, connectNulls: false, areaStyle: { opacity: 0.08 } } : {}),
+      ...(s.kind === 'line'
+        ? { smooth: true, showSymbol: categories.length <= 31, connectNulls: false, areaStyle: { opacity: 0.08 } }
+        : {}),
       ...(s.kind === 'bar' ? { barMaxWidth: 28 } : {}),
     })),
   }
@@ -69,11 +88,12 @@ export function pieOption({ items, format, maxSlices = 8, otherLabel = 'Other' }
     series: [
       {
         type: 'pie',
-        radius: ['40%', '68%'],
+        radius: ['38%', '62%'],
         center: ['50%', '45%'],
         avoidLabelOverlap: true,
-        itemStyle: { borderRadius: 4, borderWidth: 0 },
-        label: { formatter: '{d}%' },
+        itemStyle: { borderRadius: 4 },
+        // Only the share on the slice; names are in the legend, so nothing needs truncating.
+        label: { formatter: '{d}%', overflow: 'none' },
         data: shown,
       },
     ],

@@ -32,6 +32,30 @@ function remarkHtmlAsText() {
   return (tree: MdRoot) => visit(tree)
 }
 
+/**
+ * A single newline is a line break, as people (and most Chinese-language models) expect in chat;
+ * strict CommonMark would join the lines into one paragraph.
+ */
+function remarkSoftBreaks() {
+  const visit = (node: MdRoot | MdContent): void => {
+    if (!('children' in node)) return
+    const out: MdContent[] = []
+    for (const child of node.children as MdContent[]) {
+      if (child.type === 'text' && child.value.includes('\n')) {
+        child.value.split('\n').forEach((part, i) => {
+          if (i > 0) out.push({ type: 'break' })
+          if (part) out.push({ type: 'text', value: part })
+        })
+      } else {
+        visit(child)
+        out.push(child)
+      }
+    }
+    ;(node as { children: MdContent[] }).children = out
+  }
+  return (tree: MdRoot) => visit(tree)
+}
+
 const SAFE_URL = /^(https?:\/\/|mailto:)/i
 
 /** Only web and mail links survive; everything else (javascript:, data:, vbscript:, relative tricks) becomes empty. */
@@ -91,7 +115,7 @@ export const REHYPE_PLUGINS: NonNullable<Options['rehypePlugins']> = [
   [rehypeKatex, KATEX_OPTIONS],
   [rehypeSanitize, markdownSchema],
 ]
-export const REMARK_PLUGINS: NonNullable<Options['remarkPlugins']> = [remarkGfm, remarkMath, remarkHtmlAsText]
+export const REMARK_PLUGINS: NonNullable<Options['remarkPlugins']> = [remarkGfm, remarkMath, remarkHtmlAsText, remarkSoftBreaks]
 
 const LIGHT = makeComponents(false)
 const DARK = makeComponents(true)

@@ -77,6 +77,10 @@ describe('Markdown (SECURITY E1: content from users and models is inert)', () =>
     expect(html).toMatch(/<input[^>]*type="checkbox"/)
   })
 
+  it('keeps single line breaks, as chat text expects', () => {
+    expect(render('第一行\n第二行\n\n新段落')).toBe('<div class="qiao-md"><p>第一行<br/>\n第二行</p>\n<p>新段落</p></div>')
+  })
+
   it('renders fenced code as a code block with its language and the code as text', () => {
     const html = render('```ts\nconst a = "<script>alert(1)</script>"\n```')
     expect(html).toContain('data-language="ts"')

@@ -30,7 +30,7 @@ export function DashboardTab() {
   const { valueOf, format } = useMemo(
     () => ({
       valueOf: (p: AdminStatsPoint) => (metric === 'cost' ? p.cost : p.calls),
-      format: metric === 'cost' ? (v: number) => formatYuan(v) : fmt,
+      format: metric === 'cost' ? (v: number) => formatYuan(v, { maxDecimals: 6 }) : fmt,
     }),
     [metric, fmt],
   )
@@ -166,19 +166,31 @@ export function DashboardTab() {
           <Row gutter={[16, 16]}>
             <Col xs={24} lg={15}>
               <Card size="small" title={t('admin.dashboard.perDay', { metric: metricName })}>
-                <EChart option={dayOption} label={t('admin.dashboard.perDay', { metric: metricName })} testId="admin-chart-daily" />
+                <EChart
+                  option={dayOption}
+                  label={t('admin.dashboard.perDay', { metric: metricName })}
+                  testId="admin-chart-daily"
+                />
               </Card>
             </Col>
             <Col xs={24} lg={9}>
               <Card size="small" title={t('admin.dashboard.byModel', { metric: metricName })}>
-                <EChart option={modelOption} label={t('admin.dashboard.byModel', { metric: metricName })} testId="admin-chart-models" />
+                <EChart
+                  option={modelOption}
+                  label={t('admin.dashboard.byModel', { metric: metricName })}
+                  testId="admin-chart-models"
+                />
               </Card>
             </Col>
           </Row>
           <Row gutter={[16, 16]}>
             <Col xs={24} lg={12}>
               <Card size="small" title={t('admin.dashboard.byUser', { metric: metricName })}>
-                <EChart option={userOption} label={t('admin.dashboard.byUser', { metric: metricName })} testId="admin-chart-users" />
+                <EChart
+                  option={userOption}
+                  label={t('admin.dashboard.byUser', { metric: metricName })}
+                  testId="admin-chart-users"
+                />
               </Card>
             </Col>
             <Col xs={24} lg={12}>

@@ -79,7 +79,12 @@ export function ModelsTab() {
       dataIndex: 'enabled',
       width: 90,
       render: (enabled: boolean, m) => (
-        <Switch size="small" checked={enabled} onChange={(v) => void toggle(m, v)} aria-label={t('admin.models.enabled')} />
+        <Switch
+          size="small"
+          checked={enabled}
+          onChange={(v) => void toggle(m, v)}
+          aria-label={t('admin.models.enabled')}
+        />
       ),
     },
     {

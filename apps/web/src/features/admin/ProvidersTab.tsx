@@ -64,7 +64,7 @@ export function ProvidersTab() {
     {
       title: t('admin.providers.name'),
       key: 'name',
-      width: 240,
+      width: 220,
       render: (_, c) => (
         <Flex vertical gap={2}>
           <Space size={4} wrap>
@@ -97,19 +97,19 @@ export function ProvidersTab() {
     {
       title: t('admin.providers.models'),
       dataIndex: 'models',
-      width: 100,
+      width: 90,
       render: (models: string[]) => (
         <Tooltip title={models.join(', ') || undefined}>
           <Tag>{t('admin.providers.modelCount', { count: models.length })}</Tag>
         </Tooltip>
       ),
     },
-    { title: t('admin.providers.weight'), dataIndex: 'weight', width: 80, align: 'right' },
+    { title: t('admin.providers.weight'), dataIndex: 'weight', width: 70, align: 'right' },
     { title: t('admin.providers.priority'), dataIndex: 'priority', width: 80, align: 'right' },
     {
       title: t('admin.providers.health'),
       key: 'health',
-      width: 120,
+      width: 100,
       render: (_, c) => (
         <Tooltip title={c.lastError ?? undefined}>
           <Tag color={CIRCUIT_COLORS[c.circuit]}>{t(`admin.providers.circuit.${c.circuit}`)}</Tag>
@@ -119,7 +119,7 @@ export function ProvidersTab() {
     {
       title: t('admin.providers.enabled'),
       dataIndex: 'enabled',
-      width: 90,
+      width: 70,
       render: (enabled: boolean, c) => (
         <Switch
           size="small"
@@ -132,8 +132,7 @@ export function ProvidersTab() {
     {
       title: t('admin.actions'),
       key: 'actions',
-      width: 110,
-      fixed: 'right',
+      width: 100,
       render: (_, c) => (
         <Space size={4}>
           <Tooltip title={t('admin.edit')}>
@@ -185,7 +184,9 @@ export function ProvidersTab() {
             rowExpandable: () => true,
           }}
           data-testid="channels-table"
-          locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('admin.providers.empty')} /> }}
+          locale={{
+            emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('admin.providers.empty')} />,
+          }}
         />
       )}
       <ChannelModal channel={editing} onClose={() => setEditing(null)} />
@@ -294,7 +295,9 @@ function ChannelModal({ channel, onClose }: { channel: Channel | 'new' | null; o
     >
       <Flex vertical gap={12}>
         {existing?.emulated && <Alert type="warning" showIcon title={t('admin.providers.emulatedHint')} />}
-        {error !== null && !(error instanceof ApiError && error.code === 'URL_NOT_ALLOWED') && <ErrorAlert error={error} />}
+        {error !== null && !(error instanceof ApiError && error.code === 'URL_NOT_ALLOWED') && (
+          <ErrorAlert error={error} />
+        )}
         <Form<ChannelForm>
           form={form}
           layout="vertical"
@@ -340,7 +343,11 @@ function ChannelModal({ channel, onClose }: { channel: Channel | 'new' | null; o
             <Form.Item name="weight" label={t('admin.providers.weight')} tooltip={t('admin.providers.weightHint')}>
               <InputNumber min={0} max={1000} precision={0} />
             </Form.Item>
-            <Form.Item name="priority" label={t('admin.providers.priority')} tooltip={t('admin.providers.priorityHint')}>
+            <Form.Item
+              name="priority"
+              label={t('admin.providers.priority')}
+              tooltip={t('admin.providers.priorityHint')}
+            >
               <InputNumber min={-1000} max={1000} precision={0} />
             </Form.Item>
             <Form.Item name="enabled" label={t('admin.providers.enabled')} valuePropName="checked">
@@ -444,12 +451,7 @@ function KeysPanel({ channel }: { channel: Channel }) {
       width: 250,
       render: (_, k) => (
         <Space size={4} wrap>
-          <Button
-            size="small"
-            icon={<ExperimentOutlined />}
-            loading={testing === k.id}
-            onClick={() => void runTest(k)}
-          >
+          <Button size="small" icon={<ExperimentOutlined />} loading={testing === k.id} onClick={() => void runTest(k)}>
             {t('admin.providers.test')}
           </Button>
           <Button

@@ -45,7 +45,9 @@ export function UsersTab() {
   const changeRole = (user: AdminUser, role: Role) => {
     modal.confirm({
       title: t('admin.users.roleConfirmTitle'),
-      content: t(role === 'admin' ? 'admin.users.makeAdminConfirm' : 'admin.users.makeUserConfirm', { name: name(user) }),
+      content: t(role === 'admin' ? 'admin.users.makeAdminConfirm' : 'admin.users.makeUserConfirm', {
+        name: name(user),
+      }),
       okText: t('admin.confirm'),
       cancelText: t('admin.cancel'),
       onOk: async () => {
@@ -81,8 +83,7 @@ export function UsersTab() {
     {
       title: t('admin.users.user'),
       key: 'user',
-      fixed: 'left',
-      width: 240,
+      width: 220,
       render: (_, u) => (
         <Flex vertical style={{ minWidth: 0 }}>
           <Typography.Text strong ellipsis>
@@ -98,7 +99,7 @@ export function UsersTab() {
     {
       title: t('admin.users.role'),
       dataIndex: 'role',
-      width: 130,
+      width: 120,
       render: (role: Role, u) => (
         <Select<Role>
           size="small"
@@ -117,7 +118,7 @@ export function UsersTab() {
     {
       title: t('admin.users.status'),
       dataIndex: 'status',
-      width: 100,
+      width: 90,
       render: (status: UserStatus) => (
         <Tag color={status === 'active' ? 'success' : 'error'} data-testid="user-status">
           {t(`admin.users.statuses.${status}`)}
@@ -128,34 +129,33 @@ export function UsersTab() {
       title: t('admin.users.balance'),
       dataIndex: 'balance',
       align: 'right',
-      width: 130,
+      width: 110,
       render: (micro: number) => <span style={{ fontVariantNumeric: 'tabular-nums' }}>{formatYuan(micro)}</span>,
     },
     {
-      title: t('admin.users.calls'),
-      key: 'calls',
+      title: t('admin.users.usage'),
+      key: 'usage',
       align: 'right',
-      width: 100,
-      render: (_, u) => fmt(u.usage.calls),
-    },
-    {
-      title: t('admin.users.spent'),
-      key: 'spent',
-      align: 'right',
-      width: 120,
-      render: (_, u) => formatYuan(u.usage.cost),
+      width: 130,
+      render: (_, u) => (
+        <Flex vertical>
+          <span style={{ fontVariantNumeric: 'tabular-nums' }}>{formatYuan(u.usage.cost)}</span>
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {t('admin.users.callCount', { formatted: fmt(u.usage.calls) })}
+          </Typography.Text>
+        </Flex>
+      ),
     },
     {
       title: t('admin.users.createdAt'),
       dataIndex: 'createdAt',
-      width: 170,
+      width: 150,
       render: (iso: string) => formatDateTime(iso, i18n.language),
     },
     {
       title: t('admin.actions'),
       key: 'actions',
-      fixed: 'right',
-      width: 200,
+      width: 190,
       render: (_, u) => (
         <Space size={4}>
           <Button size="small" icon={<DollarOutlined />} onClick={() => setAdjusting(u)}>
@@ -225,7 +225,7 @@ export function UsersTab() {
             dataSource={rows}
             pagination={false}
             loading={users.isFetching && !users.isFetchingNextPage}
-            scroll={{ x: 1200 }}
+            scroll={{ x: 1000 }}
             data-testid="users-table"
             locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('admin.users.empty')} /> }}
           />
@@ -320,7 +320,9 @@ function AdjustBalanceModal({ user, onClose }: { user: AdminUser | null; onClose
               {
                 validator: (_, value: string) => {
                   const micro = parseYuan(value ?? '', MAX_MONEY)
-                  return micro !== null && micro > 0 ? Promise.resolve() : Promise.reject(new Error(t('admin.invalidAmount')))
+                  return micro !== null && micro > 0
+                    ? Promise.resolve()
+                    : Promise.reject(new Error(t('admin.invalidAmount')))
                 },
               },
             ]}

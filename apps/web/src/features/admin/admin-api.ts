@@ -61,7 +61,8 @@ export function useAdminUsers(filters: UserFilters) {
 
 export function useUpdateUser() {
   return useAdminMutation(
-    ({ id, body }: { id: string; body: AdminUpdateUserBody }) => api.patch<AdminUser>(`/api/admin/users/${encodeURIComponent(id)}`, body),
+    ({ id, body }: { id: string; body: AdminUpdateUserBody }) =>
+      api.patch<AdminUser>(`/api/admin/users/${encodeURIComponent(id)}`, body),
     ['users', 'stats'],
   )
 }
@@ -98,7 +99,10 @@ const channelPath = (id: string) => `/api/admin/providers/${encodeURIComponent(i
 const keyPath = (channelId: string, keyId: string) => `${channelPath(channelId)}/keys/${encodeURIComponent(keyId)}`
 
 export function useCreateChannel() {
-  return useAdminMutation((body: CreateChannelBody) => api.post<Channel>('/api/admin/providers', body), ['providers', 'models'])
+  return useAdminMutation(
+    (body: CreateChannelBody) => api.post<Channel>('/api/admin/providers', body),
+    ['providers', 'models'],
+  )
 }
 
 export function useUpdateChannel() {
@@ -181,7 +185,10 @@ export function useSettings() {
 }
 
 export function useUpdateSettings() {
-  return useAdminMutation((body: UpdateSettingsBody) => api.patch<PlatformSettings>('/api/admin/settings', body), ['settings'])
+  return useAdminMutation(
+    (body: UpdateSettingsBody) => api.patch<PlatformSettings>('/api/admin/settings', body),
+    ['settings'],
+  )
 }
 
 // ---- stats

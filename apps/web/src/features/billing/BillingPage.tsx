@@ -134,7 +134,9 @@ function LedgerCard() {
             dataSource={rows}
             pagination={false}
             scroll={{ x: 760 }}
-            locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('billing.ledgerEmpty')} /> }}
+            locale={{
+              emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('billing.ledgerEmpty')} />,
+            }}
             data-testid="ledger-table"
           />
           {ledger.hasNextPage && (

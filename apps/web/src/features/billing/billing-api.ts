@@ -32,8 +32,7 @@ export function useBalance() {
 export function useLedger(pageSize = 20) {
   return useInfiniteQuery({
     queryKey: [...BILLING_QUERY_KEY, 'ledger', pageSize],
-    queryFn: ({ pageParam }) =>
-      api.get<Page<LedgerEntry>>(`/api/billing/ledger?${pageQuery(pageSize, pageParam)}`),
+    queryFn: ({ pageParam }) => api.get<Page<LedgerEntry>>(`/api/billing/ledger?${pageQuery(pageSize, pageParam)}`),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
   })

@@ -31,7 +31,9 @@ export function microToYuanString(micro: number): string {
   const negative = micro < 0
   const abs = Math.abs(Math.trunc(micro))
   const whole = Math.floor(abs / MICRO_PER_YUAN)
-  const fraction = String(abs % MICRO_PER_YUAN).padStart(6, '0').replace(/0+$/, '')
+  const fraction = String(abs % MICRO_PER_YUAN)
+    .padStart(6, '0')
+    .replace(/0+$/, '')
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
 }
 

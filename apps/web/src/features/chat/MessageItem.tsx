@@ -226,14 +226,15 @@ function AssistantMessage({
           }
         />
       )}
-      {!streaming && !live && (
+      {message.status === 'error' && !live && <BranchSwitcher message={message} onSwitch={actions.onSwitchBranch} />}
+      {!streaming && !live && message.status !== 'error' && (
         <Flex align="center" gap={2} wrap className="qiao-msg-actions">
           <BranchSwitcher message={message} onSwitch={actions.onSwitchBranch} />
           <CopyButton text={message.content} />
           <Tooltip title={t('chat.regenerate')}>
             <Button type="text" size="small" icon={<RedoOutlined />} aria-label={t('chat.regenerate')} disabled={busy} onClick={() => actions.onRegenerate(message)} data-testid="regenerate-button" />
           </Tooltip>
-          {message.usage && (
+          {message.usage && message.usage.promptTokens + message.usage.completionTokens > 0 && (
             <Typography.Text type="secondary" style={{ fontSize: 12, marginInlineStart: 6, color: token.colorTextTertiary }} data-testid="usage">
               {t('chat.usage', {
                 prompt: message.usage.promptTokens,

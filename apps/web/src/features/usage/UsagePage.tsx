@@ -56,7 +56,10 @@ export function UsagePage() {
   const [tab, setTab] = useState('calls')
 
   const statsRange = useMemo(() => rangeFilters(range), [range])
-  const filters: UsageFilters = useMemo(() => ({ ...statsRange, model, status, source }), [statsRange, model, status, source])
+  const filters: UsageFilters = useMemo(
+    () => ({ ...statsRange, model, status, source }),
+    [statsRange, model, status, source],
+  )
   const byModel = useUsageStats(statsRange, 'model')
   // The statistics filter by date only; a model's totals are its entry in the by-model series.
   const totals = useMemo((): UsageTotals | undefined => {
@@ -92,7 +95,11 @@ export function UsagePage() {
         onChange={setTab}
         destroyOnHidden
         items={[
-          { key: 'calls', label: t('usage.callsTab'), children: <CallsTable filters={filters} totals={status || source ? undefined : totals} /> },
+          {
+            key: 'calls',
+            label: t('usage.callsTab'),
+            children: <CallsTable filters={filters} totals={status || source ? undefined : totals} />,
+          },
           { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts range={statsRange} /> },
         ]}
       />
@@ -236,26 +243,27 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
     {
       title: t('usage.time'),
       dataIndex: 'createdAt',
-      width: 170,
+      width: 165,
       fixed: 'left',
       render: (iso: string) => formatDateTime(iso, i18n.language),
     },
     {
       title: t('usage.model'),
       dataIndex: 'model',
+      width: 200,
       ellipsis: true,
       render: (id: string) => <Tooltip title={id}>{names.get(id) ?? id}</Tooltip>,
     },
     {
       title: t('usage.sourceLabel'),
       dataIndex: 'source',
-      width: 90,
+      width: 80,
       render: (s: CallSource) => <Tag color={s === 'api' ? 'geekblue' : 'default'}>{t(`usage.source.${s}`)}</Tag>,
     },
     {
       title: t('usage.statusLabel'),
       dataIndex: 'status',
-      width: 100,
+      width: 90,
       render: (s: CallStatus, row) => (
         <Tooltip title={row.errorCode ?? undefined}>
           <Tag color={STATUS_COLORS[s]}>{t(`usage.status.${s}`)}</Tag>
@@ -266,7 +274,7 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
       title: t('usage.tokensIn'),
       dataIndex: 'promptTokens',
       align: 'right',
-      width: 110,
+      width: 90,
       render: (n: number, row) => (
         <Tooltip title={row.usageEstimated ? t('usage.estimated') : undefined}>
           {fmt(n)}
@@ -274,16 +282,16 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
         </Tooltip>
       ),
     },
-    { title: t('usage.tokensOut'), dataIndex: 'completionTokens', align: 'right', width: 110, render: fmt },
+    { title: t('usage.tokensOut'), dataIndex: 'completionTokens', align: 'right', width: 90, render: fmt },
     {
       title: t('usage.cost'),
       dataIndex: 'cost',
       align: 'right',
-      width: 120,
+      width: 115,
       render: (micro: number) => formatYuan(micro, { maxDecimals: 6 }),
     },
-    { title: t('usage.latency'), dataIndex: 'latencyMs', align: 'right', width: 110, render: ms },
-    { title: t('usage.ttft'), dataIndex: 'ttftMs', align: 'right', width: 110, render: ms },
+    { title: t('usage.latency'), dataIndex: 'latencyMs', align: 'right', width: 100, render: ms },
+    { title: t('usage.ttft'), dataIndex: 'ttftMs', align: 'right', width: 100, render: ms },
   ]
 
   if (calls.error) return <ErrorAlert error={calls.error} />
@@ -297,7 +305,7 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
         dataSource={rows}
         pagination={false}
         loading={calls.isFetching && !calls.isFetchingNextPage}
-        scroll={{ x: 1040 }}
+        scroll={{ x: 'max-content' }}
         data-testid="calls-table"
         locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('usage.empty')} /> }}
         summary={() =>
@@ -354,7 +362,7 @@ function UsageCharts({ range }: { range: StatsRange }) {
       return categoryOption({
         categories,
         series: [{ name: t('usage.cost'), data: pick('cost'), kind: 'line' }],
-        format: (v) => formatYuan(v),
+        format: (v) => formatYuan(v, { maxDecimals: 6 }),
       })
     }
     if (metric === 'tokens') {

@@ -55,12 +55,15 @@ export function useUsageStats(range: StatsRange, groupBy: 'day' | 'model') {
   })
 }
 
+/**
+ * The models users can pick. The cache entry `['models']` is shared with the chat page, so it
+ * holds the same thing there and here: the plain array of models.
+ */
 export function useModels() {
   return useQuery({
     queryKey: ['models'],
-    queryFn: () => api.get<{ items: ModelInfo[] }>('/api/models'),
+    queryFn: () => api.get<{ items: ModelInfo[] }>('/api/models').then((r) => r.items),
     staleTime: 5 * 60_000,
-    select: (data) => data.items,
   })
 }
 
@@ -86,8 +89,7 @@ async function fetchWithToken(path: string): Promise<Response> {
   }
   if (response.ok) return response
   const body = (await response.json().catch(() => undefined)) as
-    | { error?: { code?: string; message?: string; requestId?: string } }
-    | undefined
+    { error?: { code?: string; message?: string; requestId?: string } } | undefined
   const code = body?.error?.code
   throw new ApiError(
     code && KNOWN_CODES.has(code) ? (code as ErrorCode) : 'UNKNOWN',

@@ -1,0 +1,247 @@
+import { readFile } from 'node:fs/promises'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
+import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+
+let server: RunningServer
+let browser: Browser
+/** Two chat models the built-in emulator serves (read from /api/models). */
+let modelA: { id: string; displayName: string }
+let modelB: { id: string; displayName: string }
+
+/** JSON call against the running server, as an API client would make it. */
+async function call<T>(
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T }
+}
+
+async function adminToken(): Promise<string> {
+  // The first boot creates an admin and prints its one-time password (features/auth/bootstrap.ts).
+  const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
+  expect(banner, 'the first-admin banner on the server console').not.toBeNull()
+  const login = await call<{ accessToken: string }>('POST', '/api/auth/login', null, {
+    login: banner![1],
+    password: banner![2],
+  })
+  expect(login.status).toBe(200)
+  return login.json.accessToken
+}
+
+beforeAll(async () => {
+  server = await startServer()
+  browser = await launchBrowser()
+  const admin = await adminToken()
+  // New accounts get ¥5 so chat turns can be paid for; a roomy per-IP auth limit keeps the
+  // page reloads of this file from tripping the sign-in throttle.
+  const settings = await call('PATCH', '/api/admin/settings', admin, {
+    defaultBalance: 5_000_000,
+    rateLimits: { authPerMinute: 1000 },
+  })
+  expect(settings.status).toBe(200)
+  const models = await call<{ items: Array<{ id: string; kind: string; displayName: string; emulated: boolean }> }>(
+    'GET',
+    '/api/models',
+    admin,
+  )
+  const chat = models.json.items.filter((m) => m.kind === 'chat')
+  expect(chat.length).toBeGreaterThanOrEqual(2)
+  ;[modelA, modelB] = [chat[0]!, chat[1]!]
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+async function newPage(
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', colorScheme })
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
+  })
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
+  return { context, page, problems }
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: artifactPath(name), animations: 'disabled', fullPage: true })
+
+const uniqueEmail = (tag: string) => `e2e-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
+
+/** Registers through the form and returns the access token the page received. */
+async function registerInPage(page: Page, tag: string): Promise<string> {
+  await page.goto(`${server.url}/register`)
+  await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
+  await page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail(tag))
+  await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
+  const registered = page.waitForResponse((r) => r.url().endsWith('/api/auth/register'))
+  await page.getByTestId('register-submit').click()
+  const response = await registered
+  expect(response.status()).toBe(201)
+  await page.getByTestId('user-menu').waitFor()
+  return ((await response.json()) as { accessToken: string }).accessToken
+}
+
+/** One chat turn through the real chat API (JSON, not SSE), answered by the emulator. */
+async function chatTurn(token: string, model: string, content: string): Promise<void> {
+  const convo = await call<{ id: string }>('POST', '/api/conversations', token, { model })
+  expect(convo.status).toBe(201)
+  const turn = await call('POST', `/api/conversations/${convo.json.id}/messages`, token, { content, model })
+  expect(turn.status, JSON.stringify(turn.json)).toBe(200)
+}
+
+async function waitForStat(page: Page, testId: string, expected: number): Promise<void> {
+  await page.waitForFunction(
+    ([id, want]) => {
+      const el = document.querySelector(`[data-testid="${id}"] .ant-statistic-content`)
+      return el !== null && Number((el.textContent ?? '').replace(/[^\d.]/g, '')) === want
+    },
+    [testId, expected] as const,
+  )
+}
+
+/** Opens an antd Select and picks the option with this label. */
+async function pick(page: Page, testId: string, label: string): Promise<void> {
+  await page.getByTestId(testId).click()
+  const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+  await page
+    .locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option')
+    .filter({ hasText: exact })
+    .click({ timeout: 5000 })
+    .catch(async (e: unknown) => {
+      await page.screenshot({ path: artifactPath('debug.png') })
+      console.log(
+        await page.locator('.ant-select-dropdown').evaluateAll((els) => els.map((x) => x.outerHTML.slice(0, 1500))),
+      )
+      throw e
+    })
+}
+
+/** Waits until ECharts reports the chart fully drawn, animation included (EChart sets the attribute). */
+const chartDrawn = (page: Page, testId: string) =>
+  page.locator(`[data-testid="${testId}"] [data-chart-state="finished"]`).waitFor()
+
+const dataRows = (page: Page) => page.getByTestId('calls-table').locator('tbody tr.ant-table-row')
+
+describe('usage history, CSV and charts', () => {
+  it('filters the call table by model, downloads the filtered CSV and draws the charts', async () => {
+    const { context, page, problems } = await newPage()
+    const token = await registerInPage(page, 'usage')
+
+    // Three metered calls: two on model A, one on model B.
+    await chatTurn(token, modelA.id, '你好')
+    await chatTurn(token, modelA.id, 'Tell me a short story')
+    await chatTurn(token, modelB.id, '1+1=?')
+
+    // The header badge shows what is left of the ¥5 sign-up credit, and leads to the billing page.
+    const badge = page.getByTestId('balance-badge')
+    await badge.waitFor()
+    await page.getByRole('menuitem', { name: zh.nav.usage }).click()
+    await page.waitForURL('**/usage')
+    await page.getByTestId('usage-page').waitFor()
+
+    // All three calls, and totals that agree.
+    await expect.poll(() => dataRows(page).count()).toBe(3)
+    await waitForStat(page, 'total-calls', 3)
+    const allCost = await page.getByTestId('total-cost').locator('.ant-statistic-content').textContent()
+    expect(allCost).toMatch(/^¥\d/)
+    await page.getByTestId('summary-calls').waitFor()
+    await shot(page, 'usage-light.png')
+
+    // Filter by model A: two rows, totals follow.
+    await pick(page, 'filter-model', modelA.displayName)
+    await waitForStat(page, 'total-calls', 2)
+    await expect.poll(() => dataRows(page).count()).toBe(2)
+    for (const row of await dataRows(page).all()) expect(await row.textContent()).toContain(modelA.displayName)
+
+    // The CSV carries the same filter: a BOM, a header, and exactly model A's two calls.
+    const downloading = page.waitForEvent('download')
+    await page.getByTestId('download-csv').click()
+    const download = await downloading
+    expect(download.suggestedFilename()).toMatch(/^qiao-usage-\d{8}\.csv$/)
+    const csv = await readFile((await download.path())!, 'utf8')
+    expect(csv.startsWith('\uFEFF')).toBe(true)
+    const lines = csv
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split(/\r?\n/)
+    const header = lines[0]!.split(',')
+    expect(header).toContain('model')
+    const modelColumn = header.indexOf('model')
+    const rows = lines.slice(1)
+    expect(rows).toHaveLength(2)
+    for (const line of rows) expect(line.split(',')[modelColumn]).toBe(modelA.id)
+
+    // Status "error" matches none of them: the empty state shows.
+    await pick(page, 'filter-status', zh.usage.status.error)
+    await page.getByText(zh.usage.empty).first().waitFor()
+    await expect.poll(() => dataRows(page).count()).toBe(0)
+
+    // Charts: both canvases are drawn with a real size.
+    await page.getByRole('tab', { name: zh.usage.chartsTab }).click()
+    for (const id of ['chart-daily', 'chart-models']) {
+      const canvas = page.getByTestId(id).locator('canvas').first()
+      await canvas.waitFor()
+      await chartDrawn(page, id)
+      const box = await canvas.boundingBox()
+      expect(box?.width).toBeGreaterThan(100)
+      expect(box?.height).toBeGreaterThan(100)
+    }
+    await page.locator('.ant-segmented').getByText(zh.usage.metricCost, { exact: true }).click()
+    await chartDrawn(page, 'chart-daily')
+    await chartDrawn(page, 'chart-models')
+    await shot(page, 'usage-charts-light.png')
+
+    // Billing: the balance card and the ledger, oldest entry (the sign-up credit) last.
+    await badge.click()
+    await page.waitForURL('**/billing')
+    const ledger = page.getByTestId('ledger-table').locator('tbody tr.ant-table-row')
+    await ledger.first().waitFor()
+    expect(await ledger.last().textContent()).toContain(zh.billing.reasons.signup)
+    expect(await ledger.last().textContent()).toContain('+¥5.00')
+    await page.getByTestId('balance-available').locator('.ant-statistic-content').waitFor()
+    await shot(page, 'billing-light.png')
+
+    // Dark theme and a phone, for people to look at.
+    await page.getByTestId('theme-switch').click()
+    await page.getByRole('menuitem', { name: zh.header.themeDark }).click()
+    await page.waitForFunction(() => document.documentElement.style.colorScheme === 'dark')
+    await page.mouse.move(640, 700)
+    await shot(page, 'billing-dark.png')
+    await page.getByRole('menuitem', { name: zh.nav.usage }).click()
+    await page.getByTestId('usage-page').waitFor()
+    await expect.poll(() => dataRows(page).count()).toBe(3)
+    await shot(page, 'usage-dark.png')
+    await page.getByRole('tab', { name: zh.usage.chartsTab }).click()
+    await chartDrawn(page, 'chart-daily')
+    await chartDrawn(page, 'chart-models')
+    await shot(page, 'usage-charts-dark.png')
+    await page.setViewportSize({ width: 390, height: 844 })
+    await chartDrawn(page, 'chart-daily')
+    await shot(page, 'usage-charts-phone.png')
+    await page.getByRole('tab', { name: zh.usage.callsTab }).click()
+    await dataRows(page).first().waitFor()
+    await shot(page, 'usage-phone.png')
+
+    expect(problems).toEqual([])
+    await context.close()
+  })
+})
