@@ -112,7 +112,15 @@ describe('chat', () => {
     const input = page.getByTestId('composer-input')
     await input.fill('ni hao')
     await input.evaluate((el) =>
-      el.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', keyCode: 229, isComposing: true, bubbles: true, cancelable: true })),
+      el.dispatchEvent(
+        new KeyboardEvent('keydown', {
+          key: 'Enter',
+          keyCode: 229,
+          isComposing: true,
+          bubbles: true,
+          cancelable: true,
+        }),
+      ),
     )
     expect(await input.inputValue()).toBe('ni hao')
     expect(page.url()).toBe(`${server.url}/`)
@@ -252,7 +260,9 @@ describe('chat', () => {
     expect(await page.getByTestId('attach-button').isDisabled()).toBe(false)
 
     const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/files') && r.request().method() === 'POST')
-    await page.getByTestId('image-input').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: pngBytes(64, 48) })
+    await page
+      .getByTestId('image-input')
+      .setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: pngBytes(64, 48) })
     expect((await uploaded).status()).toBe(201)
     await page.getByTestId('attachments').locator('img').waitFor()
     await shot(page, 'chat-vision-attached.png')
@@ -368,7 +378,9 @@ describe('chat', () => {
     // Pin the older one: it moves to the top, under "pinned".
     await actionOn('苹果', zh.chat.pin)
     await page.getByTestId('conversation-sidebar').getByText(zh.chat.groupPinned).waitFor()
-    await page.waitForFunction(() => document.querySelector('[data-testid="conversation-item"]')?.textContent?.includes('苹果'))
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="conversation-item"]')?.textContent?.includes('苹果'),
+    )
 
     // Rename.
     await actionOn('香蕉', zh.chat.rename)
@@ -411,6 +423,8 @@ describe('chat, beyond the basics', () => {
     expect(await answer.getByText('我是模拟器，所以按固定模板回答。').count()).toBe(0)
     await thoughts.click()
     await answer.getByText('我是模拟器，所以按固定模板回答。').waitFor()
+    // Still on for the next message of the conversation.
+    expect(await page.getByTestId('thinking-toggle').getAttribute('aria-pressed')).toBe('true')
     await shot(page, 'chat-thinking.png')
     expect(problems).toEqual([])
     await context.close()
@@ -438,7 +452,8 @@ describe('chat, beyond the basics', () => {
     }
     const conversation = await call('/api/conversations', {})
     const turns = 40
-    for (let i = 1; i <= turns; i++) await call(`/api/conversations/${conversation.id}/messages`, { content: `第 ${i} 个问题` })
+    for (let i = 1; i <= turns; i++)
+      await call(`/api/conversations/${conversation.id}/messages`, { content: `第 ${i} 个问题` })
 
     const { context, page, problems } = await newPage()
     await page.goto(`${server.url}/login`)
@@ -449,14 +464,25 @@ describe('chat, beyond the basics', () => {
     await page.goto(`${server.url}/c/${conversation.id}`)
 
     // Opens at the bottom, on the newest exchange.
-    await page.getByTestId('message-user-text').filter({ hasText: `第 ${turns} 个问题` }).waitFor()
+    await page
+      .getByTestId('message-user-text')
+      .filter({ hasText: `第 ${turns} 个问题` })
+      .waitFor()
     const rendered = await page.locator('[data-testid="message-user"], [data-testid="message-assistant"]').count()
     expect(rendered).toBeGreaterThan(0)
     expect(rendered).toBeLessThan(turns)
     // Scrolling to the top brings the first exchange in.
     await page.getByTestId('message-list').evaluate((el) => el.scrollTo({ top: 0 }))
-    await page.getByTestId('message-user-text').filter({ hasText: /^第 1 个问题$/ }).waitFor()
-    expect(await page.getByTestId('message-user-text').filter({ hasText: `第 ${turns} 个问题` }).count()).toBe(0)
+    await page
+      .getByTestId('message-user-text')
+      .filter({ hasText: /^第 1 个问题$/ })
+      .waitFor()
+    expect(
+      await page
+        .getByTestId('message-user-text')
+        .filter({ hasText: `第 ${turns} 个问题` })
+        .count(),
+    ).toBe(0)
     expect(problems).toEqual([])
     await context.close()
   })
@@ -469,7 +495,10 @@ describe('installable app', () => {
     await page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
     const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope)
     expect(scope).toBe(`${server.url}/`)
-    const manifest = (await (await fetch(`${server.url}/manifest.webmanifest`)).json()) as { display: string; icons: unknown[] }
+    const manifest = (await (await fetch(`${server.url}/manifest.webmanifest`)).json()) as {
+      display: string
+      icons: unknown[]
+    }
     expect(manifest.display).toBe('standalone')
     expect(manifest.icons.length).toBeGreaterThan(0)
     // After a visit the shell is cached; API answers are not.

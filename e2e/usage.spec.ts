@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatYuan } from '../apps/web/src/features/billing/money'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
 import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
 
@@ -177,7 +178,7 @@ describe('usage history, CSV and charts', () => {
     await page.getByTestId('download-csv').click()
     const download = await downloading
     expect(download.suggestedFilename()).toMatch(/^qiao-usage-\d{8}\.csv$/)
-    const csv = await readFile((await download.path())!, 'utf8')
+    const csv = await readFile(await download.path(), 'utf8')
     expect(csv.startsWith('\uFEFF')).toBe(true)
     const lines = csv
       .replace(/^\uFEFF/, '')
@@ -210,14 +211,26 @@ describe('usage history, CSV and charts', () => {
     await chartDrawn(page, 'chart-models')
     await shot(page, 'usage-charts-light.png')
 
-    // Billing: the balance card and the ledger, oldest entry (the sign-up credit) last.
+    // Billing: the sign-up credit and one charge per call, newest first; the card shows what the
+    // server holds, which is exactly the credit minus the cost of the three calls.
     await badge.click()
     await page.waitForURL('**/billing')
     const ledger = page.getByTestId('ledger-table').locator('tbody tr.ant-table-row')
-    await ledger.first().waitFor()
+    await expect.poll(() => ledger.count()).toBe(4)
     expect(await ledger.last().textContent()).toContain(zh.billing.reasons.signup)
     expect(await ledger.last().textContent()).toContain('+¥5.00')
-    await page.getByTestId('balance-available').locator('.ant-statistic-content').waitFor()
+    for (const row of (await ledger.all()).slice(0, 3))
+      expect(await row.textContent()).toContain(zh.billing.reasons.usage)
+    const balance = await call<{ balance: number; reserved: number; available: number }>(
+      'GET',
+      '/api/billing/balance',
+      token,
+    )
+    const stats = await call<{ totals: { cost: number } }>('GET', '/api/usage/stats', token)
+    expect(balance.json.balance).toBe(5_000_000 - stats.json.totals.cost)
+    const available = page.getByTestId('balance-available').locator('.ant-statistic-content')
+    await expect.poll(() => available.textContent()).toBe(formatYuan(balance.json.available))
+    await expect.poll(() => badge.textContent()).toBe(formatYuan(balance.json.available, { maxDecimals: 2 }))
     await shot(page, 'billing-light.png')
 
     // Dark theme and a phone, for people to look at.

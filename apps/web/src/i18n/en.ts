@@ -146,7 +146,8 @@ export const en: Messages = {
     model: 'Model',
     pickModel: 'Choose a model',
     emulated: 'Emulated',
-    emulatedHint: 'No real key is configured for this model: answers come from the built-in emulator, not the real model.',
+    emulatedHint:
+      'No real key is configured for this model: answers come from the built-in emulator, not the real model.',
     emulatedFooter: 'This model is emulated: answers are fixed templates for demos and tests.',
     footer: 'AI answers can be wrong. Check important information.',
     capVision: 'Vision',
@@ -316,7 +317,6 @@ export const en: Messages = {
       image: 'Image',
       perMTok: '/M tokens',
       perImageUnit: '/image',
-      context: 'Context',
       priceSource: 'Price source',
       priceSourcePlaceholder: 'e.g. official pricing page, 2026-01',
       priceHint: 'Leave empty to not charge for this item.',

@@ -317,7 +317,6 @@ export const zhCN = {
       image: '图片',
       perMTok: '/百万 tokens',
       perImageUnit: '/张',
-      context: '上下文',
       priceSource: '价格来源',
       priceSourcePlaceholder: '例如：官网价格页，2026-01',
       priceHint: '留空表示不按此项计费。',

@@ -34,11 +34,12 @@ export function categoryOption({
     data: categories,
     axisTick: { alignWithLabel: true },
     // Long names (emails) are cut short on the axis; the tooltip shows them whole.
-    ...(horizontal ? { axisLabel: { width: 140, overflow: 'truncate' } } : {}),
+    ...(horizontal ? { axisLabel: { width: 110, overflow: 'truncate' } } : {}),
   }
   const valueAxis = {
     type: 'value',
-    axisLabel: format ? { formatter: format } : {},
+    // Money ticks are wide: on a narrow chart, drop the ones that would overlap.
+    axisLabel: { hideOverlap: true, ...(format ? { formatter: format } : {}) },
     minInterval: format ? 0 : 1,
     // A horizontal value axis is short: few ticks, so money labels do not run into each other.
     ...(horizontal ? { splitNumber: 3 } : {}),

@@ -25,7 +25,15 @@ export function useCopy(): [boolean, (text: string) => void] {
  * A fenced code block: plain text first (and during streaming), Shiki colours once its grammar
  * has loaded, and a copy button.
  */
-export const CodeBlock = memo(function CodeBlock({ code, language, dark }: { code: string; language?: string; dark: boolean }) {
+export const CodeBlock = memo(function CodeBlock({
+  code,
+  language,
+  dark,
+}: {
+  code: string
+  language?: string
+  dark: boolean
+}) {
   const { t } = useTranslation()
   const [copied, copy] = useCopy()
   const [colored, setColored] = useState<{ key: string; value: Highlighted } | undefined>()
@@ -69,7 +77,10 @@ export const CodeBlock = memo(function CodeBlock({ code, language, dark }: { cod
             ? lines.map((line, i) => (
                 <span key={i} className="qiao-md-line">
                   {line.map((token, j) => (
-                    <span key={j} style={{ color: token.color, fontStyle: Number(token.fontStyle ?? 0) & 1 ? 'italic' : undefined }}>
+                    <span
+                      key={j}
+                      style={{ color: token.color, fontStyle: Number(token.fontStyle ?? 0) & 1 ? 'italic' : undefined }}
+                    >
                       {token.content}
                     </span>
                   ))}

@@ -115,7 +115,12 @@ export const REHYPE_PLUGINS: NonNullable<Options['rehypePlugins']> = [
   [rehypeKatex, KATEX_OPTIONS],
   [rehypeSanitize, markdownSchema],
 ]
-export const REMARK_PLUGINS: NonNullable<Options['remarkPlugins']> = [remarkGfm, remarkMath, remarkHtmlAsText, remarkSoftBreaks]
+export const REMARK_PLUGINS: NonNullable<Options['remarkPlugins']> = [
+  remarkGfm,
+  remarkMath,
+  remarkHtmlAsText,
+  remarkSoftBreaks,
+]
 
 const LIGHT = makeComponents(false)
 const DARK = makeComponents(true)

@@ -79,13 +79,19 @@ export interface Highlighted {
 }
 
 /** Tokens for `code`, or undefined when the language is not one we highlight. */
-export async function highlight(code: string, language: string | undefined, dark: boolean): Promise<Highlighted | undefined> {
+export async function highlight(
+  code: string,
+  language: string | undefined,
+  dark: boolean,
+): Promise<Highlighted | undefined> {
   const grammar = grammarFor(language)
   if (!grammar) return undefined
   const shiki = await highlighter()
   let ready = loaded.get(grammar)
   if (!ready) {
-    ready = GRAMMARS[grammar]!().then((mod) => shiki.loadLanguage((mod as { default: Parameters<HighlighterCore['loadLanguage']>[0] }).default))
+    ready = GRAMMARS[grammar]!().then((mod) =>
+      shiki.loadLanguage((mod as { default: Parameters<HighlighterCore['loadLanguage']>[0] }).default),
+    )
     loaded.set(grammar, ready)
   }
   await ready

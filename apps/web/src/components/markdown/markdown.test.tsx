@@ -23,7 +23,9 @@ describe('Markdown (SECURITY E1: content from users and models is inert)', () =>
   })
 
   it('keeps <img onerror> and other raw HTML as visible text, with no element or handler', () => {
-    const html = render('<img src=x onerror="alert(1)">\n\ntext <b onclick="alert(2)">bold</b> <iframe src="https://evil.example"></iframe>')
+    const html = render(
+      '<img src=x onerror="alert(1)">\n\ntext <b onclick="alert(2)">bold</b> <iframe src="https://evil.example"></iframe>',
+    )
     expect(html).not.toMatch(/<img|<iframe|<b>|<b /i)
     expect(attributeNames(html).filter((name) => name.startsWith('on'))).toEqual([])
     expect(html).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;')
@@ -59,7 +61,9 @@ describe('Markdown (SECURITY E1: content from users and models is inert)', () =>
   })
 
   it('typesets KaTeX math, inline and display, and keeps \\href inert', () => {
-    const html = render('Euler: $e^{i\\pi} + 1 = 0$\n\n$$\n\\frac{a}{b} = \\sqrt{x^2}\n$$\n\n$\\href{javascript:alert(1)}{click}$')
+    const html = render(
+      'Euler: $e^{i\\pi} + 1 = 0$\n\n$$\n\\frac{a}{b} = \\sqrt{x^2}\n$$\n\n$\\href{javascript:alert(1)}{click}$',
+    )
     expect(html).toContain('class="katex"')
     expect(html).toContain('class="katex-display"')
     expect(html).toContain('<math')
@@ -78,7 +82,9 @@ describe('Markdown (SECURITY E1: content from users and models is inert)', () =>
   })
 
   it('keeps single line breaks, as chat text expects', () => {
-    expect(render('第一行\n第二行\n\n新段落')).toBe('<div class="qiao-md"><p>第一行<br/>\n第二行</p>\n<p>新段落</p></div>')
+    expect(render('第一行\n第二行\n\n新段落')).toBe(
+      '<div class="qiao-md"><p>第一行<br/>\n第二行</p>\n<p>新段落</p></div>',
+    )
   })
 
   it('renders fenced code as a code block with its language and the code as text', () => {
@@ -130,7 +136,14 @@ describe('safeUrl', () => {
   it('keeps only http(s) and mailto', () => {
     expect(safeUrl('https://example.com')).toBe('https://example.com')
     expect(safeUrl('mailto:a@b.c')).toBe('mailto:a@b.c')
-    for (const bad of ['javascript:alert(1)', ' JAVASCRIPT:alert(1)', 'data:text/html,x', '//evil.example', '/api/auth/logout', 'vbscript:x']) {
+    for (const bad of [
+      'javascript:alert(1)',
+      ' JAVASCRIPT:alert(1)',
+      'data:text/html,x',
+      '//evil.example',
+      '/api/auth/logout',
+      'vbscript:x',
+    ]) {
       expect(safeUrl(bad), bad).toBe('')
     }
   })

@@ -30,19 +30,19 @@ export function AuditTab() {
     {
       title: t('admin.audit.time'),
       dataIndex: 'createdAt',
-      width: 170,
+      width: 160,
       render: (iso: string) => formatDateTime(iso, i18n.language),
     },
     {
       title: t('admin.audit.severity'),
       dataIndex: 'severity',
-      width: 90,
+      width: 80,
       render: (s: AuditSeverity) => <Tag color={SEVERITY_COLORS[s]}>{t(`admin.audit.severities.${s}`)}</Tag>,
     },
     {
       title: t('admin.audit.action'),
       dataIndex: 'action',
-      width: 200,
+      width: 170,
       render: (action: string) => (
         <Typography.Link code onClick={() => setFilters((f) => ({ ...f, action }))}>
           {action}
@@ -52,7 +52,7 @@ export function AuditTab() {
     {
       title: t('admin.audit.actor'),
       dataIndex: 'actorId',
-      width: 150,
+      width: 130,
       ellipsis: true,
       render: (id: string | null) =>
         id ? (
@@ -68,7 +68,7 @@ export function AuditTab() {
     {
       title: t('admin.audit.target'),
       key: 'target',
-      width: 200,
+      width: 160,
       ellipsis: true,
       render: (_, row) =>
         row.targetType ? (
@@ -81,7 +81,7 @@ export function AuditTab() {
           '—'
         ),
     },
-    { title: t('admin.audit.ip'), dataIndex: 'ip', width: 130, render: (ip: string | null) => ip ?? '—' },
+    { title: t('admin.audit.ip'), dataIndex: 'ip', width: 110, render: (ip: string | null) => ip ?? '—' },
     {
       title: t('admin.audit.details'),
       dataIndex: 'details',
@@ -133,7 +133,7 @@ export function AuditTab() {
             dataSource={rows}
             pagination={false}
             loading={logs.isFetching && !logs.isFetchingNextPage}
-            scroll={{ x: 1150 }}
+            scroll={{ x: 1000 }}
             data-testid="audit-table"
             expandable={{
               // The full entry, pretty-printed; still plain text inside <pre>.

@@ -8,7 +8,6 @@ import { useTranslation } from 'react-i18next'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { errorText } from '../../components/error-text'
 import { formatYuan, microToYuanString, parseYuan } from '../billing/money'
-import { useNumberFormat } from '../usage/format'
 import { useAdminModels, useUpdateModel } from './admin-api'
 
 type PriceKey = 'inputPerMTok' | 'outputPerMTok' | 'perImage'
@@ -18,7 +17,6 @@ const PRICE_KEYS: PriceKey[] = ['inputPerMTok', 'outputPerMTok', 'perImage']
 export function ModelsTab() {
   const { t } = useTranslation()
   const { message } = App.useApp()
-  const fmt = useNumberFormat()
   const models = useAdminModels()
   const update = useUpdateModel()
   const [editing, setEditing] = useState<AdminModel | null>(null)
@@ -35,20 +33,19 @@ export function ModelsTab() {
     micro === undefined ? (
       <Typography.Text type="secondary">—</Typography.Text>
     ) : (
-      <span style={{ fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }}>
-        {formatYuan(micro)}
+      <Flex vertical style={{ fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }}>
+        <span>{formatYuan(micro)}</span>
         <Typography.Text type="secondary" style={{ fontSize: 12 }}>
           {unit}
         </Typography.Text>
-      </span>
+      </Flex>
     )
 
   const columns: ColumnsType<AdminModel> = [
     {
       title: t('admin.models.model'),
       key: 'model',
-      fixed: 'left',
-      width: 260,
+      width: 220,
       render: (_, m) => (
         <Flex vertical gap={2} style={{ minWidth: 0 }}>
           <Flex gap={4} wrap align="center">
@@ -64,7 +61,7 @@ export function ModelsTab() {
     {
       title: t('admin.models.provider'),
       dataIndex: 'provider',
-      width: 110,
+      width: 100,
       render: (p: string, m) => (
         <Flex vertical gap={2}>
           <span>{p}</span>
@@ -77,7 +74,7 @@ export function ModelsTab() {
     {
       title: t('admin.models.enabled'),
       dataIndex: 'enabled',
-      width: 90,
+      width: 70,
       render: (enabled: boolean, m) => (
         <Switch
           size="small"
@@ -90,7 +87,7 @@ export function ModelsTab() {
     {
       title: t('admin.models.served'),
       dataIndex: 'served',
-      width: 100,
+      width: 80,
       render: (served: boolean) => (
         <Tooltip title={served ? undefined : t('admin.models.notServedHint')}>
           <Tag color={served ? 'success' : 'default'}>{served ? t('admin.models.yes') : t('admin.models.no')}</Tag>
@@ -101,29 +98,22 @@ export function ModelsTab() {
       title: t('admin.models.input'),
       key: 'input',
       align: 'right',
-      width: 150,
+      width: 110,
       render: (_, m) => price(m.prices.inputPerMTok, t('admin.models.perMTok')),
     },
     {
       title: t('admin.models.output'),
       key: 'output',
       align: 'right',
-      width: 150,
+      width: 110,
       render: (_, m) => price(m.prices.outputPerMTok, t('admin.models.perMTok')),
     },
     {
       title: t('admin.models.image'),
       key: 'image',
       align: 'right',
-      width: 130,
+      width: 100,
       render: (_, m) => price(m.prices.perImage, t('admin.models.perImageUnit')),
-    },
-    {
-      title: t('admin.models.context'),
-      dataIndex: 'contextWindow',
-      align: 'right',
-      width: 110,
-      render: (n: number) => (n > 0 ? fmt(n) : '—'),
     },
     {
       title: t('admin.models.priceSource'),
@@ -143,8 +133,7 @@ export function ModelsTab() {
     {
       title: t('admin.actions'),
       key: 'actions',
-      fixed: 'right',
-      width: 70,
+      width: 60,
       render: (_, m) => (
         <Tooltip title={t('admin.edit')}>
           <Button size="small" icon={<EditOutlined />} aria-label={t('admin.edit')} onClick={() => setEditing(m)} />
@@ -164,7 +153,7 @@ export function ModelsTab() {
         columns={columns}
         dataSource={models.data}
         pagination={false}
-        scroll={{ x: 1300 }}
+        scroll={{ x: 1010 }}
         data-testid="models-table"
         locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} /> }}
       />

@@ -1,4 +1,4 @@
-import { DollarOutlined, StopOutlined, CheckCircleOutlined, SearchOutlined } from '@ant-design/icons'
+import { CheckCircleOutlined, DollarOutlined, StopOutlined } from '@ant-design/icons'
 import type { AdminUser, Role, UserStatus } from '@qiao/shared'
 import { MAX_MONEY } from '@qiao/shared'
 import {
@@ -188,7 +188,6 @@ export function UsersTab() {
         <Input.Search
           allowClear
           placeholder={t('admin.users.searchPlaceholder')}
-          prefix={<SearchOutlined />}
           onSearch={(q) => setFilters((f) => ({ ...f, q: q.trim() || undefined }))}
           style={{ maxWidth: 320 }}
           aria-label={t('admin.users.search')}

@@ -35,7 +35,7 @@ export function BillingPage() {
 function BalanceCard() {
   const { t } = useTranslation()
   const { token } = theme.useToken()
-  const balance = useBalance()
+  const balance = useBalance({ fresh: true })
   if (balance.error) return <ErrorAlert error={balance.error} />
   const data = balance.data
   const stat = (title: string, micro: number | undefined, testId: string, color?: string) => (
@@ -53,7 +53,7 @@ function BalanceCard() {
   )
   return (
     <Row gutter={[16, 16]}>
-      {stat(t('billing.available'), data?.available, 'balance-available', token.colorPrimary)}
+      {stat(t('billing.available'), data?.available, 'balance-available', token.colorLink)}
       {stat(t('billing.balance'), data?.balance, 'balance-total')}
       {stat(t('billing.reserved'), data?.reserved, 'balance-reserved')}
       <Col span={24}>

@@ -19,13 +19,15 @@ export function invalidateBalance(queryClient: QueryClient): Promise<void> {
   return queryClient.invalidateQueries({ queryKey: BILLING_QUERY_KEY })
 }
 
-export function useBalance() {
+/** `fresh`: ask the server again on mount even if the cache is recent (the billing page itself). */
+export function useBalance({ fresh = false }: { fresh?: boolean } = {}) {
   return useQuery({
     queryKey: BALANCE_KEY,
     queryFn: () => api.get<Balance>('/api/billing/balance'),
     // Money moves while the user is elsewhere (API keys, other tabs): check again on return.
     staleTime: 10_000,
     refetchOnWindowFocus: true,
+    refetchOnMount: fresh ? 'always' : true,
   })
 }
 
@@ -35,6 +37,8 @@ export function useLedger(pageSize = 20) {
     queryFn: ({ pageParam }) => api.get<Page<LedgerEntry>>(`/api/billing/ledger?${pageQuery(pageSize, pageParam)}`),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
+    // Opening the page shows what the server has now, not what was cached minutes ago.
+    refetchOnMount: 'always',
   })
 }
 

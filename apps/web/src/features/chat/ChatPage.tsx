@@ -40,7 +40,9 @@ function lastModel(): string | undefined {
 
 /** A stream's error code in words; the server's English text is the fallback for codes this build does not know. */
 function turnErrorText(t: TFunction, error: { code: string; message: string }): string {
-  return KNOWN_CODES.has(error.code) || error.code === 'NETWORK' ? t(`errors.${error.code as ErrorCode}`) : t('errors.UNKNOWN')
+  return KNOWN_CODES.has(error.code) || error.code === 'NETWORK'
+    ? t(`errors.${error.code as ErrorCode}`)
+    : t('errors.UNKNOWN')
 }
 
 /** `/` (a new chat) and `/c/:id`: the conversation list beside the conversation. */
@@ -50,6 +52,8 @@ export function ChatPage() {
   const { token } = theme.useToken()
   const isPhone = useMediaQuery(PHONE_QUERY)
   const [listOpen, setListOpen] = useState(false)
+  // Lives here, above the per-conversation part, so it survives the move from / to /c/:id.
+  const [thinking, setThinking] = useState(false)
   return (
     <Flex style={{ height: '100%', minHeight: 0 }} data-testid="chat-page">
       {isPhone ? (
@@ -76,12 +80,28 @@ export function ChatPage() {
           <ConversationSidebar activeId={id} />
         </aside>
       )}
-      <ChatMain key={id ?? 'new'} conversationId={id} onOpenList={isPhone ? () => setListOpen(true) : undefined} />
+      <ChatMain
+        key={id ?? 'new'}
+        conversationId={id}
+        onOpenList={isPhone ? () => setListOpen(true) : undefined}
+        thinking={thinking}
+        setThinking={setThinking}
+      />
     </Flex>
   )
 }
 
-function ChatMain({ conversationId: id, onOpenList }: { conversationId: string | undefined; onOpenList: (() => void) | undefined }) {
+function ChatMain({
+  conversationId: id,
+  onOpenList,
+  thinking,
+  setThinking,
+}: {
+  conversationId: string | undefined
+  onOpenList: (() => void) | undefined
+  thinking: boolean
+  setThinking: (on: boolean) => void
+}) {
   const { t } = useTranslation()
   const { token } = theme.useToken()
   const { message: toast } = App.useApp()
@@ -127,11 +147,11 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
 
   const chatModels = useMemo(() => (models.data ?? []).filter(canChat), [models.data])
   const [chosenModel, setChosenModel] = useState<string>()
-  const modelId = [chosenModel, conversation.data?.model ?? undefined, lastModel()].find(
-    (m) => m && chatModels.some((x) => x.id === m),
-  ) ?? chatModels[0]?.id
+  const modelId =
+    [chosenModel, conversation.data?.model ?? undefined, lastModel()].find(
+      (m) => m && chatModels.some((x) => x.id === m),
+    ) ?? chatModels[0]?.id
   const model = chatModels.find((m) => m.id === modelId)
-  const [thinking, setThinking] = useState(false)
   const modelNames = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, m.displayName])), [models.data])
 
   usePageTitle(conversation.data?.title ?? t('nav.chat'))
@@ -237,7 +257,8 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       onEdit: (m, content) => {
         if (!id) return
         setLeafId(m.parentId)
-        const attachments = m.parts?.map((p) => ({ id: p.fileId, name: p.name ?? '', mime: p.mime, size: 0, url: p.url })) ?? []
+        const attachments =
+          m.parts?.map((p) => ({ id: p.fileId, name: p.name ?? '', mime: p.mime, size: 0, url: p.url })) ?? []
         void sendMessage({
           conversationId: id,
           anchorId: m.parentId,
@@ -296,13 +317,30 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
       <Flex
         align="center"
         gap={8}
-        style={{ height: 48, flex: 'none', paddingInline: 12, borderBottom: `1px solid ${token.colorBorderSecondary}`, background: token.colorBgContainer }}
+        style={{
+          height: 48,
+          flex: 'none',
+          paddingInline: 12,
+          borderBottom: `1px solid ${token.colorBorderSecondary}`,
+          background: token.colorBgContainer,
+        }}
       >
         {onOpenList && (
-          <Button type="text" icon={<UnorderedListOutlined />} aria-label={t('chat.openList')} onClick={onOpenList} data-testid="open-conversations" />
+          <Button
+            type="text"
+            icon={<UnorderedListOutlined />}
+            aria-label={t('chat.openList')}
+            onClick={onOpenList}
+            data-testid="open-conversations"
+          />
         )}
         <ModelPicker models={models.data ?? []} value={modelId} onChange={chooseModel} loading={models.isPending} />
-        <Typography.Text type="secondary" ellipsis style={{ flex: 1, minWidth: 0, textAlign: 'end' }} data-testid="conversation-title">
+        <Typography.Text
+          type="secondary"
+          ellipsis
+          style={{ flex: 1, minWidth: 0, textAlign: 'end' }}
+          data-testid="conversation-title"
+        >
           {conversation.data?.title}
         </Typography.Text>
       </Flex>
@@ -322,7 +360,13 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
           <ErrorAlert error={messages.error} />
         </div>
       ) : display.length === 0 ? (
-        <Flex vertical align="center" justify="center" style={{ flex: 1, padding: 16, overflowY: 'auto' }} data-testid="chat-home">
+        <Flex
+          vertical
+          align="center"
+          justify="center"
+          style={{ flex: 1, padding: 16, overflowY: 'auto' }}
+          data-testid="chat-home"
+        >
           <Welcome
             variant="borderless"
             icon={<LogoMark size={48} />}
@@ -346,7 +390,15 @@ function ChatMain({ conversationId: id, onOpenList }: { conversationId: string |
         />
       )}
 
-      <div style={{ flex: 'none', padding: '8px 12px 12px', maxWidth: CONTENT_WIDTH + 24, width: '100%', margin: '0 auto' }}>
+      <div
+        style={{
+          flex: 'none',
+          padding: '8px 12px 12px',
+          maxWidth: CONTENT_WIDTH + 24,
+          width: '100%',
+          margin: '0 auto',
+        }}
+      >
         {refused?.error && (
           <Alert
             type="error"

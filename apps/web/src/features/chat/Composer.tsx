@@ -135,15 +135,35 @@ export function Composer({
                 <img
                   src={a.preview}
                   alt={a.info?.name ?? ''}
-                  style={{ width: 64, height: 64, objectFit: 'cover', borderRadius: 8, border: `1px solid ${token.colorBorderSecondary}` }}
+                  style={{
+                    width: 64,
+                    height: 64,
+                    objectFit: 'cover',
+                    borderRadius: 8,
+                    border: `1px solid ${token.colorBorderSecondary}`,
+                  }}
                 />
               ) : (
-                <Flex align="center" justify="center" style={{ width: 64, height: 64, borderRadius: 8, background: token.colorFillTertiary }}>
+                <Flex
+                  align="center"
+                  justify="center"
+                  style={{ width: 64, height: 64, borderRadius: 8, background: token.colorFillTertiary }}
+                >
                   <PictureOutlined />
                 </Flex>
               )}
               {a.uploading && (
-                <Flex align="center" justify="center" style={{ position: 'absolute', inset: 0, background: 'rgba(0,0,0,0.35)', borderRadius: 8, color: '#fff' }}>
+                <Flex
+                  align="center"
+                  justify="center"
+                  style={{
+                    position: 'absolute',
+                    inset: 0,
+                    background: 'rgba(0,0,0,0.35)',
+                    borderRadius: 8,
+                    color: '#fff',
+                  }}
+                >
                   <LoadingOutlined />
                 </Flex>
               )}
@@ -220,7 +240,18 @@ export function Composer({
               shape="round"
               onClick={onStop}
               data-testid="stop-button"
-              icon={<span aria-hidden style={{ display: 'inline-block', width: 10, height: 10, background: 'currentColor', borderRadius: 2 }} />}
+              icon={
+                <span
+                  aria-hidden
+                  style={{
+                    display: 'inline-block',
+                    width: 10,
+                    height: 10,
+                    background: 'currentColor',
+                    borderRadius: 2,
+                  }}
+                />
+              }
             >
               {t('chat.stop')}
             </Button>

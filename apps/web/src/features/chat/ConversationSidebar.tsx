@@ -30,7 +30,13 @@ function useDebounced<T>(value: T, ms: number): T {
 }
 
 /** The conversation list: search, sections by recency, and the actions on each conversation. */
-export function ConversationSidebar({ activeId, onNavigate }: { activeId: string | undefined; onNavigate?: () => void }) {
+export function ConversationSidebar({
+  activeId,
+  onNavigate,
+}: {
+  activeId: string | undefined
+  onNavigate?: () => void
+}) {
   const { t } = useTranslation()
   const { token } = theme.useToken()
   const { message, modal } = App.useApp()
@@ -58,7 +64,8 @@ export function ConversationSidebar({ activeId, onNavigate }: { activeId: string
 
   const refresh = () => queryClient.invalidateQueries({ queryKey: chatKeys.conversations() })
   const update = useMutation({
-    mutationFn: ({ id, body }: { id: string; body: Parameters<typeof chatApi.updateConversation>[1] }) => chatApi.updateConversation(id, body),
+    mutationFn: ({ id, body }: { id: string; body: Parameters<typeof chatApi.updateConversation>[1] }) =>
+      chatApi.updateConversation(id, body),
     onSuccess: (c) => {
       queryClient.setQueryData(chatKeys.conversation(c.id), c)
       void refresh()
@@ -78,9 +85,17 @@ export function ConversationSidebar({ activeId, onNavigate }: { activeId: string
 
   const menuFor = (c: Conversation): MenuProps => ({
     items: [
-      { key: 'pin', icon: c.pinned ? <PushpinFilled /> : <PushpinOutlined />, label: c.pinned ? t('chat.unpin') : t('chat.pin') },
+      {
+        key: 'pin',
+        icon: c.pinned ? <PushpinFilled /> : <PushpinOutlined />,
+        label: c.pinned ? t('chat.unpin') : t('chat.pin'),
+      },
       { key: 'rename', icon: <EditOutlined />, label: t('chat.rename') },
-      { key: 'archive', icon: c.archived ? <RollbackOutlined /> : <InboxOutlined />, label: c.archived ? t('chat.unarchive') : t('chat.archive') },
+      {
+        key: 'archive',
+        icon: c.archived ? <RollbackOutlined /> : <InboxOutlined />,
+        label: c.archived ? t('chat.unarchive') : t('chat.archive'),
+      },
       { type: 'divider' },
       { key: 'delete', icon: <DeleteOutlined />, danger: true, label: t('chat.delete') },
     ],
@@ -186,7 +201,14 @@ export function ConversationSidebar({ activeId, onNavigate }: { activeId: string
                           </Flex>
                         </a>
                         <Dropdown trigger={['click']} menu={menuFor(c)}>
-                          <Button type="text" size="small" icon={<MoreOutlined />} aria-label={t('chat.actions')} className="qiao-convo-more" data-testid="conversation-actions" />
+                          <Button
+                            type="text"
+                            size="small"
+                            icon={<MoreOutlined />}
+                            aria-label={t('chat.actions')}
+                            className="qiao-convo-more"
+                            data-testid="conversation-actions"
+                          />
                         </Dropdown>
                       </Flex>
                     </li>
@@ -205,7 +227,13 @@ export function ConversationSidebar({ activeId, onNavigate }: { activeId: string
         )}
       </nav>
       <div style={{ padding: 8, borderTop: `1px solid ${token.colorBorderSecondary}` }}>
-        <Button type="text" block icon={archived ? <RollbackOutlined /> : <InboxOutlined />} onClick={() => setArchived((a) => !a)} style={{ justifyContent: 'flex-start' }}>
+        <Button
+          type="text"
+          block
+          icon={archived ? <RollbackOutlined /> : <InboxOutlined />}
+          onClick={() => setArchived((a) => !a)}
+          style={{ justifyContent: 'flex-start' }}
+        >
           {archived ? t('chat.backToConversations') : t('chat.showArchived')}
         </Button>
       </div>

@@ -1,4 +1,12 @@
-import { CheckOutlined, CopyOutlined, EditOutlined, LeftOutlined, RedoOutlined, RightOutlined, PictureOutlined } from '@ant-design/icons'
+import {
+  CheckOutlined,
+  CopyOutlined,
+  EditOutlined,
+  LeftOutlined,
+  RedoOutlined,
+  RightOutlined,
+  PictureOutlined,
+} from '@ant-design/icons'
 import { Think } from '@ant-design/x'
 import type { Message, MessagePart } from '@qiao/shared'
 import { Alert, Button, Flex, Image, Input, Tag, Tooltip, Typography, theme } from 'antd'
@@ -41,12 +49,26 @@ function StoredImage({ part }: { part: MessagePart }) {
   const box = { width: 120, height: 120, borderRadius: 8, border: `1px solid ${token.colorBorderSecondary}` }
   if (!src) {
     return (
-      <Flex align="center" justify="center" style={{ ...box, background: token.colorFillTertiary }} aria-label={part.name}>
+      <Flex
+        align="center"
+        justify="center"
+        style={{ ...box, background: token.colorFillTertiary }}
+        aria-label={part.name}
+      >
         <PictureOutlined style={{ fontSize: 24, color: failed ? token.colorError : token.colorTextQuaternary }} />
       </Flex>
     )
   }
-  return <Image src={src} alt={part.name ?? ''} width={120} height={120} style={{ ...box, objectFit: 'cover' }} data-testid="message-image" />
+  return (
+    <Image
+      src={src}
+      alt={part.name ?? ''}
+      width={120}
+      height={120}
+      style={{ ...box, objectFit: 'cover' }}
+      data-testid="message-image"
+    />
+  )
 }
 
 function BranchSwitcher({ message, onSwitch }: { message: Message; onSwitch: (id: string) => void }) {
@@ -56,11 +78,25 @@ function BranchSwitcher({ message, onSwitch }: { message: Message; onSwitch: (id
   if (ids.length < 2 || at < 0) return null
   return (
     <Flex align="center" gap={0} data-testid="branch-switcher">
-      <Button type="text" size="small" icon={<LeftOutlined />} aria-label={t('chat.prevBranch')} disabled={at === 0} onClick={() => onSwitch(ids[at - 1]!)} />
+      <Button
+        type="text"
+        size="small"
+        icon={<LeftOutlined />}
+        aria-label={t('chat.prevBranch')}
+        disabled={at === 0}
+        onClick={() => onSwitch(ids[at - 1]!)}
+      />
       <Typography.Text type="secondary" style={{ fontSize: 12, minWidth: 28, textAlign: 'center' }}>
         {at + 1}/{ids.length}
       </Typography.Text>
-      <Button type="text" size="small" icon={<RightOutlined />} aria-label={t('chat.nextBranch')} disabled={at === ids.length - 1} onClick={() => onSwitch(ids[at + 1]!)} />
+      <Button
+        type="text"
+        size="small"
+        icon={<RightOutlined />}
+        aria-label={t('chat.nextBranch')}
+        disabled={at === ids.length - 1}
+        onClick={() => onSwitch(ids[at + 1]!)}
+      />
     </Flex>
   )
 }
@@ -70,7 +106,13 @@ function CopyButton({ text }: { text: string }) {
   const [copied, copy] = useCopy()
   return (
     <Tooltip title={copied ? t('markdown.copied') : t('chat.copy')}>
-      <Button type="text" size="small" icon={copied ? <CheckOutlined /> : <CopyOutlined />} aria-label={t('chat.copy')} onClick={() => copy(text)} />
+      <Button
+        type="text"
+        size="small"
+        icon={copied ? <CheckOutlined /> : <CopyOutlined />}
+        aria-label={t('chat.copy')}
+        onClick={() => copy(text)}
+      />
     </Tooltip>
   )
 }
@@ -86,7 +128,12 @@ function UserMessage({ message, actions, busy }: { message: Message; actions: Me
   if (editing) {
     return (
       <Flex vertical gap={8} style={{ marginInlineStart: 'auto', width: 'min(100%, 640px)' }} data-testid="edit-box">
-        <Input.TextArea value={draft} onChange={(e) => setDraft(e.target.value)} autoSize={{ minRows: 2, maxRows: 12 }} autoFocus />
+        <Input.TextArea
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          autoSize={{ minRows: 2, maxRows: 12 }}
+          autoFocus
+        />
         <Flex gap={8} justify="flex-end">
           <Button onClick={() => setEditing(false)}>{t('chat.cancel')}</Button>
           <Button
@@ -175,7 +222,13 @@ function AssistantMessage({
   const reasoning = message.reasoning ?? ''
   const waiting = streaming && !message.content && !reasoning
   return (
-    <Flex vertical gap={6} className="qiao-msg qiao-msg-assistant" data-testid="message-assistant" data-status={message.status}>
+    <Flex
+      vertical
+      gap={6}
+      className="qiao-msg qiao-msg-assistant"
+      data-testid="message-assistant"
+      data-status={message.status}
+    >
       <Flex align="center" gap={8}>
         <Typography.Text type="secondary" style={{ fontSize: 12 }}>
           {modelName ?? message.model ?? ''}
@@ -218,9 +271,20 @@ function AssistantMessage({
           showIcon
           role="alert"
           data-testid="message-error"
-          title={message.error ? t(`errors.${message.error.code}` as 'errors.UNKNOWN', { defaultValue: message.error.message }) : t('errors.UNKNOWN')}
+          title={
+            message.error
+              ? t(`errors.${message.error.code}` as 'errors.UNKNOWN', { defaultValue: message.error.message })
+              : t('errors.UNKNOWN')
+          }
           action={
-            <Button size="small" danger icon={<RedoOutlined />} disabled={busy} onClick={() => actions.onRegenerate(message)} data-testid="retry-button">
+            <Button
+              size="small"
+              danger
+              icon={<RedoOutlined />}
+              disabled={busy}
+              onClick={() => actions.onRegenerate(message)}
+              data-testid="retry-button"
+            >
               {t('chat.retry')}
             </Button>
           }
@@ -232,10 +296,22 @@ function AssistantMessage({
           <BranchSwitcher message={message} onSwitch={actions.onSwitchBranch} />
           <CopyButton text={message.content} />
           <Tooltip title={t('chat.regenerate')}>
-            <Button type="text" size="small" icon={<RedoOutlined />} aria-label={t('chat.regenerate')} disabled={busy} onClick={() => actions.onRegenerate(message)} data-testid="regenerate-button" />
+            <Button
+              type="text"
+              size="small"
+              icon={<RedoOutlined />}
+              aria-label={t('chat.regenerate')}
+              disabled={busy}
+              onClick={() => actions.onRegenerate(message)}
+              data-testid="regenerate-button"
+            />
           </Tooltip>
           {message.usage && message.usage.promptTokens + message.usage.completionTokens > 0 && (
-            <Typography.Text type="secondary" style={{ fontSize: 12, marginInlineStart: 6, color: token.colorTextTertiary }} data-testid="usage">
+            <Typography.Text
+              type="secondary"
+              style={{ fontSize: 12, marginInlineStart: 6, color: token.colorTextTertiary }}
+              data-testid="usage"
+            >
               {t('chat.usage', {
                 prompt: message.usage.promptTokens,
                 completion: message.usage.completionTokens,

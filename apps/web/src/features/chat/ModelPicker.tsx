@@ -97,7 +97,11 @@ export function ModelPicker({
         }}
       />
       {selected?.emulated && <EmulatedTag />}
-      {selected && <span className="qiao-chat-caps"><Capabilities model={selected} /></span>}
+      {selected && (
+        <span className="qiao-chat-caps">
+          <Capabilities model={selected} />
+        </span>
+      )}
     </Flex>
   )
 }

@@ -22,7 +22,8 @@ export interface ConversationFilter {
 
 export const chatKeys = {
   models: ['models'] as const,
-  conversations: (filter?: ConversationFilter) => (filter ? (['conversations', filter] as const) : (['conversations'] as const)),
+  conversations: (filter?: ConversationFilter) =>
+    filter ? (['conversations', filter] as const) : (['conversations'] as const),
   conversation: (id: string) => ['conversation', id] as const,
   messages: (id: string, leafId?: string | null) =>
     leafId === undefined ? (['messages', id] as const) : (['messages', id, leafId ?? 'latest'] as const),
@@ -56,11 +57,12 @@ export const chatApi = {
     ),
 
   /** Multipart upload; the server decides the type from the bytes, not from the name. */
-  upload: (file: File) => authorizedFetch('/api/files', () => {
-    const form = new FormData()
-    form.append('file', file, file.name)
-    return { method: 'POST', body: form }
-  }).then((r) => r.json() as Promise<FileInfo>),
+  upload: (file: File) =>
+    authorizedFetch('/api/files', () => {
+      const form = new FormData()
+      form.append('file', file, file.name)
+      return { method: 'POST', body: form }
+    }).then((r) => r.json() as Promise<FileInfo>),
 
   /**
    * A stored image as a blob URL. File URLs need the bearer token, which an <img src> cannot

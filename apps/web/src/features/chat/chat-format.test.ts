@@ -24,7 +24,10 @@ describe('formatYuan', () => {
   })
 
   it('lists the prices a model has', () => {
-    expect(modelPrices({ prices: { inputPerMTok: 800_000, outputPerMTok: 2_000_000 } })).toEqual({ input: '¥0.8', output: '¥2' })
+    expect(modelPrices({ prices: { inputPerMTok: 800_000, outputPerMTok: 2_000_000 } })).toEqual({
+      input: '¥0.8',
+      output: '¥2',
+    })
     expect(modelPrices({ prices: { perImage: 140_000 } })).toEqual({ image: '¥0.14' })
   })
 })

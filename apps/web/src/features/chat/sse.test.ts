@@ -31,7 +31,8 @@ const message = {
 
 describe('readSse', () => {
   it('splits events on blank lines whatever the chunking and line endings', async () => {
-    const text = 'event: delta\r\ndata: {"text":"你好"}\r\n\r\nevent: delta\ndata: {"text":"!"}\n\n: comment\n\nevent: done\rdata: {}\r\r'
+    const text =
+      'event: delta\r\ndata: {"text":"你好"}\r\n\r\nevent: delta\ndata: {"text":"!"}\n\n: comment\n\nevent: done\rdata: {}\r\r'
     // Every possible split point, including between the CR and LF of a CRLF.
     for (let cut = 1; cut < text.length; cut++) {
       const events = await collect([text.slice(0, cut), text.slice(cut)])
@@ -60,15 +61,24 @@ describe('toChatEvent', () => {
       event: 'delta',
       data: { text: 'hi' },
     })
-    expect(toChatEvent({ event: 'delta', data: '{"reasoning":"hmm"}' })).toEqual({ event: 'delta', data: { reasoning: 'hmm' } })
-    expect(toChatEvent({ event: 'message', data: JSON.stringify({ message }) })).toEqual({ event: 'message', data: { message } })
+    expect(toChatEvent({ event: 'delta', data: '{"reasoning":"hmm"}' })).toEqual({
+      event: 'delta',
+      data: { reasoning: 'hmm' },
+    })
+    expect(toChatEvent({ event: 'message', data: JSON.stringify({ message }) })).toEqual({
+      event: 'message',
+      data: { message },
+    })
     const usage = { promptTokens: 3, completionTokens: 4, cost: 12 }
     expect(toChatEvent({ event: 'done', data: JSON.stringify({ message, usage }) })).toEqual({
       event: 'done',
       data: { message, usage },
     })
     expect(
-      toChatEvent({ event: 'error', data: JSON.stringify({ code: 'UPSTREAM_UNAVAILABLE', message: 'down', partialMessage: message }) }),
+      toChatEvent({
+        event: 'error',
+        data: JSON.stringify({ code: 'UPSTREAM_UNAVAILABLE', message: 'down', partialMessage: message }),
+      }),
     ).toEqual({ event: 'error', data: { code: 'UPSTREAM_UNAVAILABLE', message: 'down', partialMessage: message } })
   })
 
@@ -86,7 +96,10 @@ describe('toChatEvent', () => {
     expect(toChatEvent({ event: 'delta', data: '{"text":42}' })).toBeUndefined()
     expect(toChatEvent({ event: 'done', data: '{"message":{}}' })).toBeUndefined()
     expect(toChatEvent({ event: 'error', data: '{"code":1}' })).toBeUndefined()
-    const script = toChatEvent({ event: 'delta', data: JSON.stringify({ text: '<script>globalThis.__qiaoPwned()</script>' }) })
+    const script = toChatEvent({
+      event: 'delta',
+      data: JSON.stringify({ text: '<script>globalThis.__qiaoPwned()</script>' }),
+    })
     expect(script).toEqual({ event: 'delta', data: { text: '<script>globalThis.__qiaoPwned()</script>' } })
     expect(evaluated).toBe(false)
   })

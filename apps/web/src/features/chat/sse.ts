@@ -62,9 +62,16 @@ export async function* readSse(stream: ReadableStream<Uint8Array>): AsyncGenerat
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isMessage = (v: unknown): v is Message =>
-  isObject(v) && typeof v.id === 'string' && typeof v.role === 'string' && typeof v.content === 'string' && typeof v.status === 'string'
+  isObject(v) &&
+  typeof v.id === 'string' &&
+  typeof v.role === 'string' &&
+  typeof v.content === 'string' &&
+  typeof v.status === 'string'
 const isUsage = (v: unknown): v is TurnUsage =>
-  isObject(v) && typeof v.promptTokens === 'number' && typeof v.completionTokens === 'number' && typeof v.cost === 'number'
+  isObject(v) &&
+  typeof v.promptTokens === 'number' &&
+  typeof v.completionTokens === 'number' &&
+  typeof v.cost === 'number'
 
 /**
  * A raw event as one of the chat events we know, or undefined for anything else: heartbeats,
@@ -86,7 +93,10 @@ export function toChatEvent(raw: RawSseEvent): Exclude<ChatStreamEvent, { event:
       const text = typeof data.text === 'string' ? data.text : undefined
       const reasoning = typeof data.reasoning === 'string' ? data.reasoning : undefined
       if (text === undefined && reasoning === undefined) return undefined
-      return { event: 'delta', data: { ...(text !== undefined ? { text } : {}), ...(reasoning !== undefined ? { reasoning } : {}) } }
+      return {
+        event: 'delta',
+        data: { ...(text !== undefined ? { text } : {}), ...(reasoning !== undefined ? { reasoning } : {}) },
+      }
     }
     case 'done':
       return isMessage(data.message) && isUsage(data.usage)

@@ -67,7 +67,13 @@ function pendingUserMessage(input: SendInput): Message {
     conversationId: input.conversationId,
     role: 'user',
     content: input.body.content,
-    parts: input.attachments.map((f) => ({ type: 'image' as const, fileId: f.id, url: f.url, mime: f.mime, name: f.name })),
+    parts: input.attachments.map((f) => ({
+      type: 'image' as const,
+      fileId: f.id,
+      url: f.url,
+      mime: f.mime,
+      name: f.name,
+    })),
     model: input.body.model ?? null,
     status: 'complete',
     parentId: input.anchorId,
@@ -127,7 +133,8 @@ async function runTurn(conversationId: string, path: string, body: unknown): Pro
           patchTurn(conversationId, (turn) => ({
             phase: 'error',
             error: { code: event.data.code, message: event.data.message },
-            assistant: event.data.partialMessage ?? (turn.assistant ? { ...turn.assistant, status: 'error' } : undefined),
+            assistant:
+              event.data.partialMessage ?? (turn.assistant ? { ...turn.assistant, status: 'error' } : undefined),
           }))
           break
       }
@@ -147,7 +154,10 @@ async function runTurn(conversationId: string, path: string, body: unknown): Pro
         assistant: turn.assistant ? { ...turn.assistant, status: 'interrupted' } : undefined,
       }))
     } else {
-      const error = err instanceof ApiError ? { code: err.code, message: err.message } : { code: 'NETWORK', message: 'Network request failed' }
+      const error =
+        err instanceof ApiError
+          ? { code: err.code, message: err.message }
+          : { code: 'NETWORK', message: 'Network request failed' }
       patchTurn(conversationId, (turn) => ({
         phase: 'error',
         error,
@@ -173,18 +183,31 @@ export function sendMessage(input: SendInput): Promise<void> {
       },
     },
   }))
-  return runTurn(input.conversationId, `/api/conversations/${encodeURIComponent(input.conversationId)}/messages`, input.body)
+  return runTurn(
+    input.conversationId,
+    `/api/conversations/${encodeURIComponent(input.conversationId)}/messages`,
+    input.body,
+  )
 }
 
 export function regenerateMessage(input: RegenerateInput): Promise<void> {
   useLiveTurns.setState((state) => ({
     turns: {
       ...state.turns,
-      [input.conversationId]: { conversationId: input.conversationId, kind: 'regenerate', anchorId: input.anchorId, phase: 'sending' },
+      [input.conversationId]: {
+        conversationId: input.conversationId,
+        kind: 'regenerate',
+        anchorId: input.anchorId,
+        phase: 'sending',
+      },
     },
   }))
   const id = encodeURIComponent(input.conversationId)
-  return runTurn(input.conversationId, `/api/conversations/${id}/messages/${encodeURIComponent(input.messageId)}/regenerate`, input.body)
+  return runTurn(
+    input.conversationId,
+    `/api/conversations/${id}/messages/${encodeURIComponent(input.messageId)}/regenerate`,
+    input.body,
+  )
 }
 
 export function stopTurn(conversationId: string): void {

@@ -154,7 +154,7 @@ function FiltersBar(props: FiltersBarProps) {
             { label: t('usage.last90'), value: [today.subtract(89, 'day'), today] },
           ]}
           aria-label={t('usage.dateRange')}
-          style={{ minWidth: 240 }}
+          style={{ flex: '1 1 240px', maxWidth: 320 }}
         />
         <Select
           allowClear
@@ -164,7 +164,7 @@ function FiltersBar(props: FiltersBarProps) {
           onChange={(v?: string) => props.onModel(v)}
           loading={models.isPending}
           options={(models.data ?? []).map((m) => ({ value: m.id, label: m.displayName }))}
-          style={{ minWidth: 200 }}
+          style={{ flex: '1 1 180px', maxWidth: 260 }}
           aria-label={t('usage.model')}
           data-testid="filter-model"
         />
@@ -174,7 +174,7 @@ function FiltersBar(props: FiltersBarProps) {
           value={props.status}
           onChange={(v?: CallStatus) => props.onStatus(v)}
           options={(['ok', 'error', 'interrupted'] as const).map((s) => ({ value: s, label: t(`usage.status.${s}`) }))}
-          style={{ minWidth: 130 }}
+          style={{ flex: '1 1 120px', maxWidth: 160 }}
           aria-label={t('usage.statusLabel')}
           data-testid="filter-status"
         />
@@ -184,7 +184,7 @@ function FiltersBar(props: FiltersBarProps) {
           value={props.source}
           onChange={(v?: CallSource) => props.onSource(v)}
           options={(['web', 'api'] as const).map((s) => ({ value: s, label: t(`usage.source.${s}`) }))}
-          style={{ minWidth: 130 }}
+          style={{ flex: '1 1 120px', maxWidth: 160 }}
           aria-label={t('usage.sourceLabel')}
           data-testid="filter-source"
         />

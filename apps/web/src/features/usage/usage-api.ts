@@ -40,6 +40,8 @@ export function useUsageCalls(filters: UsageFilters, pageSize = 20) {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
     placeholderData: keepPreviousData,
+    // Opening the page shows the calls made since (chat, API keys), not a cached list.
+    refetchOnMount: 'always',
   })
 }
 
@@ -52,6 +54,7 @@ export function useUsageStats(range: StatsRange, groupBy: 'day' | 'model') {
       return api.get<UsageStats>(`/api/usage/stats?${params.toString()}`)
     },
     placeholderData: keepPreviousData,
+    refetchOnMount: 'always',
   })
 }
 
