@@ -210,6 +210,21 @@ describe('admin console', () => {
     await page.getByRole('tab', { name: zh.admin.tabs.models }).click()
     await page.getByTestId('models-table').locator('tbody tr.ant-table-row').first().waitFor()
     await shot(page, 'admin-models-light.png')
+    // A price typed in yuan reaches the server as exact micro-yuan.
+    const firstModel = page.getByTestId('models-table').locator('tbody tr.ant-table-row').first()
+    await firstModel.getByRole('button', { name: zh.admin.edit }).click()
+    const modelModal = page.locator('.ant-modal').filter({ hasText: zh.admin.models.displayName })
+    await modelModal.getByLabel(`${zh.admin.models.input} (${zh.admin.models.perMTok})`).fill('0.35')
+    const patched = page.waitForResponse(
+      (r) => r.url().includes('/api/admin/models/') && r.request().method() === 'PATCH',
+    )
+    await modelModal.getByRole('button', { name: zh.admin.save }).click()
+    const patchedResponse = await patched
+    expect(patchedResponse.status()).toBe(200)
+    expect((patchedResponse.request().postDataJSON() as { prices: { inputPerMTok: number } }).prices.inputPerMTok).toBe(
+      350_000,
+    )
+    await firstModel.getByText('¥0.35', { exact: true }).waitFor()
     await page.getByRole('tab', { name: zh.admin.tabs.settings }).click()
     const userRpm = page.getByLabel(zh.admin.settings.limits.userRpm)
     await userRpm.fill('61')

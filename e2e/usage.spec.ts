@@ -147,33 +147,45 @@ describe('usage history, CSV and charts', () => {
     const { context, page, problems } = await newPage()
     const token = await registerInPage(page, 'usage')
 
-    // Three metered calls: two on model A, one on model B.
+    // One turn through the chat page: once it is answered, the header balance is fetched again.
+    const badge = page.getByTestId('balance-badge')
+    await badge.waitFor()
+    const balanceRefetched = page.waitForResponse((r) => r.url().endsWith('/api/billing/balance') && r.ok())
+    await page.getByTestId('composer-input').fill('你好')
+    await page.getByTestId('composer-input').press('Enter')
+    await page.getByTestId('message-assistant').last().waitFor()
+    await balanceRefetched
+
+    // Three more through the API: two on model A, one on model B.
     await chatTurn(token, modelA.id, '你好')
     await chatTurn(token, modelA.id, 'Tell me a short story')
     await chatTurn(token, modelB.id, '1+1=?')
+    const callsOf = async (query: string) =>
+      (await call<{ items: unknown[] }>('GET', `/api/usage/calls?limit=100${query}`, token)).json.items.length
+    const total = await callsOf('')
+    const onModelA = await callsOf(`&model=${modelA.id}`)
+    expect(total).toBe(4)
+    expect(onModelA).toBeGreaterThanOrEqual(2)
 
-    // The header badge shows what is left of the ¥5 sign-up credit, and leads to the billing page.
-    const badge = page.getByTestId('balance-badge')
-    await badge.waitFor()
     await page.getByRole('menuitem', { name: zh.nav.usage }).click()
     await page.waitForURL('**/usage')
     await page.getByTestId('usage-page').waitFor()
 
-    // All three calls, and totals that agree.
-    await expect.poll(() => dataRows(page).count()).toBe(3)
-    await waitForStat(page, 'total-calls', 3)
+    // All four calls, and totals that agree.
+    await expect.poll(() => dataRows(page).count()).toBe(total)
+    await waitForStat(page, 'total-calls', total)
     const allCost = await page.getByTestId('total-cost').locator('.ant-statistic-content').textContent()
     expect(allCost).toMatch(/^¥\d/)
     await page.getByTestId('summary-calls').waitFor()
     await shot(page, 'usage-light.png')
 
-    // Filter by model A: two rows, totals follow.
+    // Filter by model A: its rows only, totals follow.
     await pick(page, 'filter-model', modelA.displayName)
-    await waitForStat(page, 'total-calls', 2)
-    await expect.poll(() => dataRows(page).count()).toBe(2)
+    await waitForStat(page, 'total-calls', onModelA)
+    await expect.poll(() => dataRows(page).count()).toBe(onModelA)
     for (const row of await dataRows(page).all()) expect(await row.textContent()).toContain(modelA.displayName)
 
-    // The CSV carries the same filter: a BOM, a header, and exactly model A's two calls.
+    // The CSV carries the same filter: a BOM, a header, and exactly model A's calls.
     const downloading = page.waitForEvent('download')
     await page.getByTestId('download-csv').click()
     const download = await downloading
@@ -188,7 +200,7 @@ describe('usage history, CSV and charts', () => {
     expect(header).toContain('model')
     const modelColumn = header.indexOf('model')
     const rows = lines.slice(1)
-    expect(rows).toHaveLength(2)
+    expect(rows).toHaveLength(onModelA)
     for (const line of rows) expect(line.split(',')[modelColumn]).toBe(modelA.id)
 
     // Status "error" matches none of them: the empty state shows.
@@ -212,14 +224,14 @@ describe('usage history, CSV and charts', () => {
     await shot(page, 'usage-charts-light.png')
 
     // Billing: the sign-up credit and one charge per call, newest first; the card shows what the
-    // server holds, which is exactly the credit minus the cost of the three calls.
+    // server holds, which is exactly the credit minus the cost of the calls.
     await badge.click()
     await page.waitForURL('**/billing')
     const ledger = page.getByTestId('ledger-table').locator('tbody tr.ant-table-row')
-    await expect.poll(() => ledger.count()).toBe(4)
+    await expect.poll(() => ledger.count()).toBe(total + 1)
     expect(await ledger.last().textContent()).toContain(zh.billing.reasons.signup)
     expect(await ledger.last().textContent()).toContain('+¥5.00')
-    for (const row of (await ledger.all()).slice(0, 3))
+    for (const row of (await ledger.all()).slice(0, total))
       expect(await row.textContent()).toContain(zh.billing.reasons.usage)
     const balance = await call<{ balance: number; reserved: number; available: number }>(
       'GET',
@@ -241,7 +253,7 @@ describe('usage history, CSV and charts', () => {
     await shot(page, 'billing-dark.png')
     await page.getByRole('menuitem', { name: zh.nav.usage }).click()
     await page.getByTestId('usage-page').waitFor()
-    await expect.poll(() => dataRows(page).count()).toBe(3)
+    await expect.poll(() => dataRows(page).count()).toBe(total)
     await shot(page, 'usage-dark.png')
     await page.getByRole('tab', { name: zh.usage.chartsTab }).click()
     await chartDrawn(page, 'chart-daily')

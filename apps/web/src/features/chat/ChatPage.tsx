@@ -15,6 +15,7 @@ import { errorText } from '../../components/error-text'
 import { LogoMark } from '../../components/Logo'
 import { PHONE_QUERY, useMediaQuery } from '../../components/useMediaQuery'
 import { usePageTitle } from '../../components/usePageTitle'
+import { invalidateBalance } from '../billing/billing-api'
 import './chat.css'
 import { chatApi, chatKeys } from './chat-api'
 import { canChat, canSee, canThink } from './chat-format'
@@ -165,6 +166,8 @@ function ChatMain({
       settled.current = target
       void queryClient.invalidateQueries({ queryKey: chatKeys.conversations() })
       void queryClient.invalidateQueries({ queryKey: chatKeys.conversation(id) })
+      // The turn was charged (or its hold released): the header balance catches up.
+      void invalidateBalance(queryClient)
       // What was fetched while streaming is stale now.
       void messages.refetch()
       return
