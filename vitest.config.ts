@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['apps/server/src/test/global-setup.ts'],
+    // In CI every test name is printed, so the log shows the MariaDB, PostgreSQL and Redis suites running.
+    reporters: process.env.CI ? ['verbose'] : ['default'],
   },
 })

@@ -14,5 +14,6 @@ export default defineConfig({
     // One browser and one server at a time: predictable on small CI machines.
     fileParallelism: false,
     maxWorkers: 1,
+    reporters: process.env.CI ? ['verbose'] : ['default'],
   },
 })
