@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.decorateRequest('user', null)
+  app.decorateRequest('apiKey', null)
   installErrorHandler(app)
 
   // Every answer, errors and 404s included, carries the request id.
@@ -101,6 +102,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (auth === 'user' || auth === 'admin') {
       request.user = await services.auth.authenticate(request)
       if (auth === 'admin' && request.user.role !== 'admin') throw forbidden()
+    } else if (auth === 'apiKey') {
+      // Personal API keys (/v1): only from headers; a key in the query string is refused (C7).
+      const query = request.query as Record<string, unknown> | undefined
+      const header = request.headers['x-api-key']
+      request.apiKey = await services.apiKeys.authenticate({
+        authorization: request.headers.authorization,
+        apiKeyHeader: Array.isArray(header) ? header[0] : header,
+        inQuery: !!query && ('key' in query || 'api_key' in query || 'apiKey' in query),
+      })
     }
   })
 

@@ -28,6 +28,16 @@ export interface AuthUser {
   sessionId: string | null
 }
 
+/** The caller of an `apiKey` route (/v1): a personal API key, as authenticated on this request. */
+export interface ApiKeyCaller {
+  apiKeyId: string
+  userId: string
+  /** Model ids the key may call; null = every model its owner may use. */
+  allowedModels: ReadonlySet<string> | null
+  /** Micro-yuan per UTC calendar month; null = no limit beyond the balance. */
+  monthlyLimit: number | null
+}
+
 /** Everything buildApp needs from the outside world. Created by main.ts (or a test). */
 export interface AppDeps {
   config: Readonly<Config>
@@ -47,5 +57,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook on `user` and `admin` routes; null elsewhere. */
     user: AuthUser | null
+    /** Set by the auth hook on `apiKey` routes; null elsewhere. */
+    apiKey: ApiKeyCaller | null
   }
 }

@@ -35,10 +35,13 @@ const MALFORMED: Array<{ name: string; headers: Record<string, string>; payload:
 describe('malformed input on every body route', () => {
   let t: TestApp
   let admin: TestAccount
+  let apiKey: string
   beforeAll(async () => {
     t = await createTestApp()
     admin = await registerUser(t)
     await promote(t, admin.user.id)
+    // /v1 routes take a personal API key, and answer errors in OpenAI's shape (API.md).
+    apiKey = (await t.inject({ method: 'POST', url: '/api/keys', headers: bearer(admin.accessToken), payload: { name: 'fuzz' } })).json<{ secret: string }>().secret
   })
   afterAll(async () => {
     await t.close()
@@ -55,7 +58,7 @@ describe('malformed input on every body route', () => {
         const res = await t.inject({
           method: route.method,
           url: concrete(route.url),
-          headers: { ...m.headers, ...bearer(admin.accessToken) },
+          headers: { ...m.headers, ...bearer(route.url.startsWith('/v1/') ? apiKey : admin.accessToken) },
           payload: m.payload,
           remoteAddress: `198.51.100.${Math.floor(Math.random() * 250) + 1}`,
         })
@@ -64,8 +67,9 @@ describe('malformed input on every body route', () => {
         if (m.mustBe400 && res.statusCode !== 400) failures.push(`${where} (expected 400)`)
         if (res.statusCode >= 400) {
           const body = res.json()
-          const shaped =
-            typeof body?.error?.code === 'string' && typeof body.error.message === 'string' && body.error.requestId === res.headers['x-request-id']
+          const shaped = route.url.startsWith('/v1/')
+            ? typeof body?.error?.message === 'string' && typeof body.error.type === 'string' && 'code' in body.error && 'param' in body.error
+            : typeof body?.error?.code === 'string' && typeof body.error.message === 'string' && body.error.requestId === res.headers['x-request-id']
           if (!shaped) failures.push(`${where} bad error shape ${res.body.slice(0, 200)}`)
           if (/at .+\(.+:\d+:\d+\)|node_modules|SQLITE|ER_|syntax error/i.test(res.body)) failures.push(`${where} leaks internals`)
         }

@@ -3,14 +3,41 @@ import { randomBytes } from 'node:crypto'
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz' // Crockford base32, lower case
 
 function encode(bytes: Uint8Array, chars: number): string {
-  // Big-endian bit stream → base32 digits, right-aligned to `chars` digits.
+  // Big-endian bit stream → base32 digits, right-aligned to `chars` digits: 5 bits at a time
+  // from the least significant end (plain integers; this runs several times per request).
   let out = ''
-  let value = 0n
-  for (const b of bytes) value = (value << 8n) | BigInt(b)
-  for (let i = 0; i < chars; i++) {
-    out = ALPHABET[Number(value & 31n)]! + out
-    value >>= 5n
+  let acc = 0
+  let bits = 0
+  let i = bytes.length - 1
+  for (let c = 0; c < chars; c++) {
+    if (bits < 5) {
+      if (i >= 0) {
+        acc |= bytes[i--]! << bits
+        bits += 8
+      } else {
+        bits = 5
+      }
+    }
+    out = ALPHABET[acc & 31]! + out
+    acc >>>= 5
+    bits -= 5
   }
+  return out
+}
+
+// Random bytes are drawn from a pool refilled 4 KiB at a time: one CSPRNG call per 256 ids
+// instead of one per id (ids are made on every request's hot path).
+const POOL_BYTES = 4096
+let pool = Buffer.alloc(0)
+let poolOffset = POOL_BYTES
+
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(POOL_BYTES)
+    poolOffset = 0
+  }
+  const out = pool.subarray(poolOffset, poolOffset + 16)
+  poolOffset += 16
   return out
 }
 
@@ -25,7 +52,7 @@ export function newId(now: number = Date.now()): string {
     time[i] = t % 256
     t = Math.floor(t / 256)
   }
-  return encode(time, 10) + encode(randomBytes(16), 26)
+  return encode(time, 10) + encode(random16(), 26)
 }
 
 /** URL-safe random token with `bytes` bytes of entropy (refresh tokens, API key secrets). */

@@ -14,6 +14,8 @@ import { filesRoutes } from './features/files/files.routes'
 import { chatRoutes } from './features/chat/chat.routes'
 import { usageRoutes } from './features/usage/usage.routes'
 import { statsRoutes } from './features/stats/stats.routes'
+import { apiKeysRoutes } from './features/apikeys/apikeys.routes'
+import { gatewayRoutes } from './features/gateway/gateway.routes'
 
 /**
  * The route table: one line per feature. Each feature's routes live in its own folder and
@@ -81,4 +83,12 @@ export async function registerFeatureRoutes(app: FastifyInstance, deps: AppDeps,
     statsRoutes(f, deps, services)
     done()
   }, { prefix: '/api/admin/stats' })
+  await app.register((f, _o, done) => {
+    apiKeysRoutes(f, deps, services)
+    done()
+  }, { prefix: '/api/keys' })
+  await app.register((f, _o, done) => {
+    gatewayRoutes(f, deps, services)
+    done()
+  }, { prefix: '/v1' })
 }

@@ -14,6 +14,8 @@ import { createChatService } from './features/chat/chat.service'
 import { createRateLimitService } from './features/usage/rate-limits.service'
 import { createUsageService } from './features/usage/usage.service'
 import { createStatsService } from './features/stats/stats.service'
+import { createApiKeysService } from './features/apikeys/apikeys.service'
+import { createGatewayService } from './features/gateway/gateway.service'
 
 /**
  * Every feature's service, built once per app from the same dependencies. Features reach each
@@ -24,8 +26,10 @@ export function createServices(deps: AppDeps) {
   const settings = createSettingsService(deps, { audit })
   const billing = createBillingService(deps, { audit })
   const auth = createAuthService(deps, { audit, settings, billing })
-  const users = createUsersService(deps, { audit, auth })
   const providers = createProviderRegistry(deps, { audit })
+  const apiKeys = createApiKeysService(deps, { models: providers })
+  // Disabling a user revokes their keys; the key cache must forget them on this instance at once.
+  const users = createUsersService(deps, { audit, auth, apiKeys })
   const providerChannels = createProvidersService(deps, { audit, providers })
   const models = createModelsService(deps, { audit, providers })
   const conversations = createConversationsService(deps)
@@ -35,7 +39,9 @@ export function createServices(deps: AppDeps) {
   const rateLimits = createRateLimitService(deps, { settings })
   const usage = createUsageService(deps, { settings })
   const stats = createStatsService(deps, { usage })
-  return { audit, settings, billing, auth, users, providers, providerChannels, models, conversations, files, chat, rateLimits, usage, stats }
+  // The /v1 gateway: the chat turn's pipeline (limits, reservation, registry, settlement) for API keys.
+  const gateway = createGatewayService(deps, { providers, billing, apiKeys, rateLimits, chat, files })
+  return { audit, settings, billing, auth, users, providers, providerChannels, models, conversations, files, chat, rateLimits, usage, stats, apiKeys, gateway }
 }
 
 export type Services = ReturnType<typeof createServices>

@@ -41,6 +41,7 @@ export function openDb(options: { url?: string | undefined; dataDir: string; poo
     database.pragma('synchronous = NORMAL')
     database.pragma('busy_timeout = 5000')
     database.pragma('foreign_keys = ON')
+    cachePreparedStatements(database)
     kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins })
   } else if (dialect === 'mysql') {
     const url = options.url!.replace(/^mariadb:/, 'mysql:')
@@ -73,6 +74,27 @@ export function openDb(options: { url?: string | undefined; dataDir: string; poo
       await kysely.destroy()
     },
   }
+}
+
+/**
+ * Kysely prepares every query afresh, and on SQLite preparing costs about as much as running a
+ * small query. Our queries come from a bounded set of shapes, so prepared statements are reused by
+ * SQL text (hot paths such as the /v1 gateway run a dozen per request). A statement still being
+ * iterated is never handed out twice.
+ */
+function cachePreparedStatements(database: SQLite.Database, max = 1_000): void {
+  const prepare = database.prepare.bind(database)
+  const cache = new Map<string, SQLite.Statement>()
+  database.prepare = ((source: string) => {
+    const hit = cache.get(source)
+    if (hit && !hit.busy) return hit
+    const stmt = prepare(source)
+    if (!hit) {
+      if (cache.size >= max) cache.clear()
+      cache.set(source, stmt)
+    }
+    return stmt
+  }) as typeof database.prepare
 }
 
 /** True when the error is a unique-constraint violation, on any of the three engines. */

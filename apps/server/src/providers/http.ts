@@ -132,6 +132,9 @@ function headerString(headers: Record<string, string | string[] | undefined>, na
 
 type Phase = 'first byte' | 'idle' | 'total'
 
+/** Why a finished call's controller is aborted (only to free its socket); never shown to anyone. */
+const CALL_CLOSED = Object.freeze(new Error('upstream call closed'))
+
 /** One logical upstream call: its timers, its abort controller and its retry budget. */
 class Call {
   readonly controller = new AbortController()
@@ -178,8 +181,9 @@ class Call {
     clearTimeout(this.phaseTimer)
     clearTimeout(this.totalTimer)
     this.ctx.signal?.removeEventListener('abort', this.onAbort)
-    // Releases the socket if the body was not read to the end (consumer stopped early).
-    this.controller.abort()
+    // Releases the socket if the body was not read to the end (consumer stopped early). A shared
+    // reason: the default one is a new DOMException with a stack trace, on every call.
+    this.controller.abort(CALL_CLOSED)
   }
 
   /** Milliseconds left before the total deadline. */
@@ -416,6 +420,54 @@ export async function* requestSse(req: UpstreamRequest, ctx: UpstreamContext): A
       call.arm('idle')
     }
     call.throwIfStopped()
+  } finally {
+    call.close()
+  }
+}
+
+/**
+ * Downloads a result file an upstream produced (a Wanx image on the provider's storage host).
+ * Sent WITHOUT any credentials — the file host is not the API host and must never see a provider
+ * key — through the caller's dispatcher (the SSRF-guarded one for hosts we do not operate), with
+ * no redirects followed, and capped in size and time (SECURITY F3, F4).
+ */
+export async function downloadBytes(
+  url: string,
+  opts: { dispatcher?: Dispatcher | undefined; signal?: AbortSignal | undefined; maxBytes: number; timeoutMs: number },
+): Promise<{ bytes: Buffer; contentType: string | undefined }> {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ProviderError('upstream_unavailable', 'Upstream gave a result URL that is not valid')
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ProviderError('upstream_unavailable', 'Upstream gave a result URL that is not http(s)')
+  const call = new Call({ baseUrl: '', apiKey: '', timeouts: { firstByteMs: opts.timeoutMs, totalMs: opts.timeoutMs }, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
+  try {
+    call.arm('first byte')
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(parsed, { method: 'GET', dispatcher: call.dispatcher, signal: call.controller.signal, headersTimeout: 0, bodyTimeout: 0 })
+    } catch (err) {
+      throw call.classify(err, 'before response').error
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined)
+      throw new ProviderError(res.statusCode === 404 || res.statusCode === 403 ? 'not_found' : 'upstream_unavailable', `Result download answered HTTP ${res.statusCode}`, { status: res.statusCode })
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        call.arm('idle')
+        size += chunk.length
+        if (size > opts.maxBytes) throw new ProviderError('upstream_unavailable', 'Result file is larger than allowed')
+        chunks.push(chunk)
+      }
+    } catch (err) {
+      throw call.classify(err, 'in body').error
+    }
+    return { bytes: Buffer.concat(chunks), contentType: headerString(res.headers, 'content-type') }
   } finally {
     call.close()
   }

@@ -7,6 +7,7 @@ import { AppError } from '../errors'
 import { createGuardedDispatcher, type Resolver } from '../platform/ssrf'
 import { createVault, providerKeyAad, VaultError } from '../platform/vault'
 import { ADAPTERS } from './adapters'
+import { downloadBytes } from './http'
 import { EMULATED_SUFFIX, parseIds } from './seed'
 import {
   ProviderError,
@@ -421,7 +422,15 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
     return plain
   }
 
+  /**
+   * `last_used_at` is for the admin's eyes: written at most once a minute per key, not once per
+   * call — a database write on every upstream call would be the gateway's largest cost.
+   */
+  const touchedAt = new Map<string, number>()
   async function touchKey(key: KeyRow): Promise<void> {
+    const at = Date.now()
+    if (at - (touchedAt.get(key.id) ?? 0) < 60_000) return
+    touchedAt.set(key.id, at)
     await db.kysely
       .updateTable('providerKeys')
       .set({ lastUsedAt: now().toISOString() })
@@ -684,6 +693,36 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
     }
   }
 
+  /**
+   * Downloads a file a channel's task produced (a Wanx image), for copying into our storage. A
+   * URL on the channel's own operator-configured host (the emulator) connects as the channel
+   * does; any other host — the provider's storage, or whatever an upstream names — goes through
+   * the SSRF guard. No key is sent; size and time are capped.
+   */
+  async function downloadResult(
+    ref: { channelId: string },
+    url: string,
+    opts: { maxBytes: number; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ bytes: Buffer; contentType: string | undefined }> {
+    const channel = (await current()).channels.find((c) => c.id === ref.channelId)
+    let sameHost = false
+    try {
+      sameHost = channel !== undefined && new URL(url).origin === new URL(channel.baseUrl).origin
+    } catch {
+      sameHost = false
+    }
+    guarded ??= createGuardedDispatcher({
+      allowlist: deps.config.QIAO_UPSTREAM_ALLOWLIST,
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    })
+    const dispatcher = sameHost && channel ? dispatcherFor(channel) : guarded
+    try {
+      return await downloadBytes(url, { ...opts, dispatcher })
+    } catch (err) {
+      throw toAppErrorUnlessAbort(err, opts.signal)
+    }
+  }
+
   function toAppErrorUnlessAbort(err: unknown, signal: AbortSignal | undefined): unknown {
     // A caller's own abort is not an upstream failure; hand it back untouched.
     if (signal?.aborted) return err
@@ -831,6 +870,7 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
     createImageTask,
     getImageTask,
     embed,
+    downloadResult,
     listModels,
     getModel,
     probeKey,

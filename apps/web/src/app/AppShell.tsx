@@ -1,4 +1,5 @@
 import {
+  ApiOutlined,
   BarChartOutlined,
   CrownOutlined,
   LogoutOutlined,
@@ -52,6 +53,7 @@ export function AppShell() {
     { key: '/', icon: <MessageOutlined />, label: t('nav.chat') },
     { key: '/usage', icon: <BarChartOutlined />, label: t('nav.usage') },
     { key: '/billing', icon: <WalletOutlined />, label: t('nav.billing') },
+    { key: '/playground', icon: <ApiOutlined />, label: t('nav.playground') },
     { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
     ...(user?.role === 'admin' ? [{ key: '/admin', icon: <CrownOutlined />, label: t('nav.admin') }] : []),
   ]

@@ -14,6 +14,7 @@ const SettingsPage = lazy(() => import('../features/settings/SettingsPage').then
 const AdminPage = lazy(() => import('../features/admin/AdminPage').then((m) => ({ default: m.AdminPage })))
 const UsagePage = lazy(() => import('../features/usage/UsagePage').then((m) => ({ default: m.UsagePage })))
 const BillingPage = lazy(() => import('../features/billing/BillingPage').then((m) => ({ default: m.BillingPage })))
+const PlaygroundPage = lazy(() => import('../features/playground/PlaygroundPage').then((m) => ({ default: m.PlaygroundPage })))
 
 /** Where a signed-out visitor was going, so signing in takes them back there. */
 export interface FromState {
@@ -114,6 +115,7 @@ export const router = createBrowserRouter([
           { path: 'settings', element: <SettingsPage /> },
           { path: 'usage', element: <UsagePage /> },
           { path: 'billing', element: <BillingPage /> },
+          { path: 'playground', element: <PlaygroundPage /> },
           {
             // One address per admin section (/admin/users, …); AdminPage answers unknown ones with "not found".
             path: 'admin/:tab?',

@@ -1,12 +1,13 @@
 import { DEFAULT_CONVERSATION_TITLE, ERROR_CODES, outputTokenLimit, type Conversation, type ErrorCode, type Message, type MessagePart, type TurnUsage } from '@qiao/shared'
-import type { Transaction } from 'kysely'
+import type { Insertable, Transaction } from 'kysely'
 import type { AppDeps } from '../../context'
-import type { Database } from '../../db/schema'
+import type { ApiCallsTable, Database } from '../../db/schema'
 import { AppError, notFound } from '../../errors'
 import { newId } from '../../ids'
 import { toAppError, type CallMeta, type ProviderRegistry, type ResolvedModel } from '../../providers/registry'
 import { ProviderError, type ChatMessage, type Usage } from '../../providers/types'
 import { buildContext } from './chat.context'
+import { meterUsage } from './metering'
 import { createChatRepo, type FinalMessageFields, type MessageRow } from './chat.repo'
 import { IdempotencyStore } from './idempotency'
 import { estimatePromptTokens, estimateTokens, turnCost } from './tokens'
@@ -515,19 +516,14 @@ export function createChatService(
       const model = t.start.model
       const interrupted = reason !== undefined
       const status: TurnResult['status'] = interrupted ? 'interrupted' : r.failure ? 'error' : 'complete'
-      const produced = r.text.length > 0 || r.reasoning.length > 0
-      const deliveredOut = estimateTokens(r.text) + estimateTokens(r.reasoning)
-
-      // Upstream usage when it sent some that accounts for the output; otherwise an estimate,
-      // marked as such, and never 0 once anything was produced (H5, invariant 3).
-      const trusted = r.usage && !(r.usage.outputTokens === 0 && deliveredOut > 0) ? r.usage : undefined
-      const started = r.meta !== undefined || produced
-      const promptTokens = trusted ? trusted.inputTokens : started ? t.start.promptEstimate : 0
-      const completionTokens = trusted ? trusted.outputTokens : deliveredOut
-      const cachedTokens = trusted?.cachedTokens ?? 0
-      const reasoningTokens = trusted ? (trusted.reasoningTokens ?? 0) : estimateTokens(r.reasoning)
-      const usageEstimated = !trusted && started
-      const cost = turnCost(model.prices, promptTokens, completionTokens)
+      const { promptTokens, completionTokens, cachedTokens, reasoningTokens, usageEstimated, cost } = meterUsage({
+        usage: r.usage,
+        text: r.text,
+        reasoning: r.reasoning,
+        upstreamStarted: r.meta !== undefined,
+        promptEstimate: t.start.promptEstimate,
+        prices: model.prices,
+      })
 
       let clientError: AppError | undefined
       let errorCode: string | null = null
@@ -755,9 +751,26 @@ export function createChatService(
     clearTimeout(timer)
   }
 
+  /**
+   * The finalising transaction for an upstream call outside a conversation (the /v1 gateway):
+   * its `api_calls` row and `alongside` (the caller's settlement) commit together or not at all,
+   * retried on contention. A request id that already has its row writes nothing: false.
+   */
+  async function recordApiCall(row: Insertable<ApiCallsTable>, alongside: (trx: Transaction<Database>) => Promise<void>): Promise<boolean> {
+    return withTxRetry(() =>
+      repo.transaction(async (trx) => {
+        if (await repo.findApiCall(trx, row.requestId)) return false
+        await repo.insertApiCall(trx, row)
+        await alongside(trx)
+        return true
+      }),
+    )
+  }
+
   return {
     options,
     prepare,
+    recordApiCall,
     sweepStale,
     drain,
     /** Turns relaying right now (tests and metrics). */

@@ -14,6 +14,11 @@ export interface SseWriterOptions {
   heartbeatMs: number
   /** How long a full socket buffer may stay full before the reader is deemed too slow and cut (G4). */
   drainTimeoutMs: number
+  /**
+   * Heartbeats as comment lines (`: ping`) instead of `event: ping`: OpenAI clients (the /v1
+   * gateway) parse the data of every event as a chunk, so they must see no events of ours.
+   */
+  commentHeartbeat?: boolean
 }
 
 export type SseCloseReason = 'client' | 'slow_reader'
@@ -63,7 +68,8 @@ export class SseWriter {
     // A comment line: proxies see the first body byte at once, clients ignore it.
     this.raw.write(': connected\n\n')
     this.heartbeat = setInterval(() => {
-      if (!this.waitingForDrain) void this.send({ event: 'ping', data: {} })
+      if (this.waitingForDrain) return
+      void (this.options.commentHeartbeat ? this.write(': ping\n\n') : this.send({ event: 'ping', data: {} }))
     }, this.options.heartbeatMs)
     this.heartbeat.unref()
   }
@@ -83,8 +89,20 @@ export class SseWriter {
    * waits for 'drain' — which also slows the upstream read — and cuts a reader that stays stalled.
    */
   async send(event: ChatStreamEvent): Promise<boolean> {
+    return this.write(sseFrame(event))
+  }
+
+  /**
+   * One `data:`-only frame, the OpenAI wire format: `data` is serialised here (one line), or the
+   * literal `[DONE]` terminator. Same back-pressure as `send`.
+   */
+  async sendData(data: object | '[DONE]'): Promise<boolean> {
+    return this.write(`data: ${data === '[DONE]' ? data : JSON.stringify(data)}\n\n`)
+  }
+
+  private async write(frame: string): Promise<boolean> {
     if (this.closed) return false
-    const ok = this.raw.write(sseFrame(event))
+    const ok = this.raw.write(frame)
     if (ok) return true
     this.waitingForDrain = true
     try {

@@ -11,7 +11,10 @@ export interface ActorContext {
 }
 
 /** Admin management of accounts. Every write is audited. */
-export function createUsersService(deps: AppDeps, { audit, auth }: { audit: AuditService; auth: AuthService }) {
+export function createUsersService(
+  deps: AppDeps,
+  { audit, auth, apiKeys: keyCache }: { audit: AuditService; auth: AuthService; apiKeys?: { forgetUser(userId: string): void } },
+) {
   const repo = createUsersRepo(deps.db)
   const now = () => (deps.now ? deps.now() : new Date())
 
@@ -73,6 +76,8 @@ export function createUsersService(deps: AppDeps, { audit, auth }: { audit: Audi
         if (body.status === 'disabled') {
           sessions = await auth.revokeAllSessions(id, 'disabled')
           apiKeys = await repo.revokeApiKeys(id, at)
+          // Authentication caches keys briefly; a disabled user's keys must stop working at once (A6).
+          keyCache?.forgetUser(id)
         }
         await audit.record({
           ...base,

@@ -2,11 +2,12 @@ import { Card, Tabs, Typography } from 'antd'
 import { useTranslation } from 'react-i18next'
 import { useSearchParams } from 'react-router-dom'
 import { usePageTitle } from '../../components/usePageTitle'
+import { ApiKeysPanel } from '../apikeys/ApiKeysPanel'
 import { PasswordTab } from './PasswordTab'
 import { ProfileTab } from './ProfileTab'
 import { SessionsTab } from './SessionsTab'
 
-const TABS = ['profile', 'password', 'sessions'] as const
+const TABS = ['profile', 'password', 'sessions', 'keys'] as const
 type TabKey = (typeof TABS)[number]
 
 /** /settings?tab=… so a tab can be linked to and survives a reload. */
@@ -31,6 +32,7 @@ export function SettingsPage() {
             { key: 'profile', label: t('settings.profileTab'), children: <ProfileTab /> },
             { key: 'password', label: t('settings.passwordTab'), children: <PasswordTab /> },
             { key: 'sessions', label: t('settings.sessionsTab'), children: <SessionsTab /> },
+            { key: 'keys', label: t('settings.keysTab'), children: <ApiKeysPanel /> },
           ]}
         />
       </Card>
