@@ -17,6 +17,7 @@ import { AppError, forbidden, installErrorHandler } from './errors'
 import { newId } from './ids'
 import { createServices, type Services } from './services'
 import { registerFeatureRoutes } from './routes'
+import { sendOpenAiError } from './features/gateway/openai-errors'
 import { opsRoutes } from './features/ops/ops.routes'
 import { enforceRateLimit } from './platform/rate-limit'
 
@@ -176,6 +177,9 @@ async function serveWebApp(app: FastifyInstance): Promise<void> {
     if (request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {
       return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html')
     }
+    // This catch-all matches before the gateway's own not-found handler can: /v1 clients get
+    // OpenAI's error shape, as every other /v1 answer has.
+    if (path === '/v1' || path.startsWith('/v1/')) return sendOpenAiError(reply, new AppError('NOT_FOUND', `Unknown request URL: GET ${path}`))
     throw new AppError('NOT_FOUND', 'Route not found')
   })
 }
