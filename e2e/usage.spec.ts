@@ -203,10 +203,19 @@ describe('usage history, CSV and charts', () => {
     expect(rows).toHaveLength(onModelA)
     for (const line of rows) expect(line.split(',')[modelColumn]).toBe(modelA.id)
 
-    // Status "error" matches none of them: the empty state shows.
+    // Status "error" matches none of them: the empty state shows and the totals follow.
     await pick(page, 'filter-status', zh.usage.status.error)
     await page.getByText(zh.usage.empty).first().waitFor()
     await expect.poll(() => dataRows(page).count()).toBe(0)
+    await waitForStat(page, 'total-calls', 0)
+
+    // Status "ok": the totals count exactly the listed calls, summary row included.
+    const okOnModelA = await callsOf(`&model=${modelA.id}&status=ok`)
+    expect(okOnModelA).toBeGreaterThan(0)
+    await pick(page, 'filter-status', zh.usage.status.ok)
+    await waitForStat(page, 'total-calls', okOnModelA)
+    await expect.poll(() => dataRows(page).count()).toBe(okOnModelA)
+    await page.getByTestId('summary-calls').waitFor()
 
     // Charts: both canvases are drawn with a real size.
     await page.getByRole('tab', { name: zh.usage.chartsTab }).click()

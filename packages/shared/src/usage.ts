@@ -21,12 +21,14 @@ export const TimeBoundSchema = z
 
 export const UsageCallStatusSchema = z.enum(['ok', 'error', 'interrupted'])
 export const UsageSourceSchema = z.enum(['web', 'api'])
+/** A model id as the call filters take it. */
+export const UsageModelFilterSchema = z.string().min(1).max(100)
 
 /** GET /api/usage/calls and /calls.csv. */
 export const UsageCallsQuerySchema = PageQuerySchema.extend({
   from: TimeBoundSchema.optional(),
   to: TimeBoundSchema.optional(),
-  model: z.string().min(1).max(100).optional(),
+  model: UsageModelFilterSchema.optional(),
   status: UsageCallStatusSchema.optional(),
   source: UsageSourceSchema.optional(),
 }).strict()
@@ -72,12 +74,19 @@ export const UsageTotalsSchema = z.object({
 })
 export type UsageTotals = z.infer<typeof UsageTotalsSchema>
 
-/** GET /api/usage/stats; without `from`/`to` the last 30 days. At most 400 days per query. */
+/**
+ * GET /api/usage/stats; without `from`/`to` the last 30 days. At most 400 days per query.
+ * `model`/`status`/`source` narrow the sums like the call list's filters; with any of them the
+ * sums come from the call log, so they cover only calls still within its retention period.
+ */
 export const UsageStatsQuerySchema = z
   .object({
     from: TimeBoundSchema.optional(),
     to: TimeBoundSchema.optional(),
     groupBy: z.enum(['day', 'model']).default('day'),
+    model: UsageModelFilterSchema.optional(),
+    status: UsageCallStatusSchema.optional(),
+    source: UsageSourceSchema.optional(),
   })
   .strict()
 export type UsageStatsQuery = z.infer<typeof UsageStatsQuerySchema>

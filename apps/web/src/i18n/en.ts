@@ -384,8 +384,6 @@ export const en: Messages = {
     totalInput: 'Input tokens',
     totalOutput: 'Output tokens',
     totalCost: 'Cost',
-    totalsScope: 'Totals cover the chosen days (UTC calendar days) and model.',
-    totalsScopeFiltered: 'Totals cover the chosen days (UTC calendar days) and model; the status and source filters are not applied to them.',
     time: 'Time',
     tokensIn: 'Input',
     tokensOut: 'Output',

@@ -384,8 +384,6 @@ export const zhCN = {
     totalInput: '输入 tokens',
     totalOutput: '输出 tokens',
     totalCost: '费用',
-    totalsScope: '合计按所选日期（UTC 自然日）和模型统计。',
-    totalsScopeFiltered: '合计按所选日期（UTC 自然日）和模型统计，未应用状态和来源筛选。',
     time: '时间',
     tokensIn: '输入',
     tokensOut: '输出',

@@ -125,6 +125,84 @@ describe.each(testDialects())('usage on %s', (dialect) => {
     expect((await get(user, '/api/usage/stats?from=2026-11-20&to=2026-11-19')).statusCode).toBe(400)
   })
 
+  it('filters statistics by model, status and source: the sums of exactly the matching calls (C1)', async () => {
+    const user = await registerUser(t)
+    const other = await registerUser(t)
+    const mine = [
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-12T03:00:00Z'), model: 'qwen-max', promptTokens: 11, completionTokens: 21, cost: 1001 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-12T04:00:00Z'), model: 'qwen-max', status: 'error', promptTokens: 5, completionTokens: 0, cost: 0 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-13T05:00:00Z'), model: 'kimi-k2', source: 'api', apiKeyId: 'key_1', promptTokens: 300, completionTokens: 40, cost: 7007 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-13T23:59:59.999Z'), model: 'qwen-max', source: 'api', status: 'interrupted', promptTokens: 13, completionTokens: 3, cost: 33 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-19T10:00:00Z'), model: 'wanx', source: 'api', images: 3, promptTokens: 0, completionTokens: 0, cost: 600000 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-20T09:00:00Z'), model: 'kimi-k2', status: 'error', promptTokens: 2, completionTokens: 0, cost: 0 }),
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-20T10:00:00Z'), model: 'qwen-max', promptTokens: 17, completionTokens: 19, cost: 4242 }),
+      // Outside the range asked for below: never counted.
+      apiCallRow({ userId: user.user.id, createdAt: at('2026-11-09T23:59:59.999Z'), model: 'qwen-max', cost: 99 }),
+    ]
+    // The same kinds of calls by someone else, on the same days: never counted either.
+    const theirs = mine.map(({ id: _id, requestId: _requestId, ...r }) =>
+      apiCallRow({ ...r, userId: other.user.id, cost: r.cost + 1 }),
+    )
+    await insertApiCalls(t.deps.db, [...mine, ...theirs])
+    await t.app.services.usage.rollup(14)
+
+    const range = 'from=2026-11-10&to=2026-11-20'
+    const inRange = mine.filter((r) => r.createdAt >= '2026-11-10')
+    const sum = (rows: typeof mine) => ({
+      calls: rows.length,
+      promptTokens: rows.reduce((n, r) => n + r.promptTokens, 0),
+      completionTokens: rows.reduce((n, r) => n + r.completionTokens, 0),
+      images: rows.reduce((n, r) => n + r.images, 0),
+      cost: rows.reduce((n, r) => n + r.cost, 0),
+    })
+    const cases: Array<[string, (r: (typeof mine)[number]) => boolean]> = [
+      ['status=ok', (r) => r.status === 'ok'],
+      ['status=error', (r) => r.status === 'error'],
+      ['source=api', (r) => r.source === 'api'],
+      ['source=web&status=ok', (r) => r.source === 'web' && r.status === 'ok'],
+      ['model=qwen-max', (r) => r.model === 'qwen-max'],
+      ['model=qwen-max&source=api', (r) => r.model === 'qwen-max' && r.source === 'api'],
+      ['model=kimi-k2&status=error&source=web', (r) => r.model === 'kimi-k2' && r.status === 'error' && r.source === 'web'],
+      ['model=nobody-uses-this', () => false],
+    ]
+    for (const [filter, match] of cases) {
+      const expected = inRange.filter(match)
+      const byDay = await get(user, `/api/usage/stats?${range}&${filter}`)
+      expect(byDay.statusCode, filter).toBe(200)
+      const body = byDay.json()
+      expect(body.totals, filter).toEqual(sum(expected))
+      // Every day of the range, each the sum of that day's matching calls.
+      expect(body.series).toHaveLength(11)
+      for (const point of body.series as Array<{ key: string }>) {
+        expect(point, `${filter} ${point.key}`).toEqual({ key: point.key, ...sum(expected.filter((r) => r.createdAt.startsWith(point.key))) })
+      }
+      const byModel = (await get(user, `/api/usage/stats?${range}&groupBy=model&${filter}`)).json()
+      expect(byModel.totals, filter).toEqual(sum(expected))
+      const models = [...new Set(expected.map((r) => r.model))]
+      expect(byModel.series.map((p: { key: string }) => p.key).sort(), filter).toEqual(models.sort())
+      for (const m of models) {
+        expect(byModel.series.find((p: { key: string }) => p.key === m), `${filter} ${m}`).toEqual({ key: m, ...sum(expected.filter((r) => r.model === m)) })
+      }
+    }
+
+    // The call list with the same filters holds exactly the calls the totals count.
+    const listed = (await get(user, `/api/usage/calls?${range}&source=api&limit=100`)).json().items
+    const stats = (await get(user, `/api/usage/stats?${range}&source=api`)).json()
+    expect(stats.totals.calls).toBe(listed.length)
+    expect(stats.totals.cost).toBe(listed.reduce((n: number, c: { cost: number }) => n + c.cost, 0))
+
+    // The other user, filtered the same way, sees only their own calls.
+    const theirStats = (await get(other, `/api/usage/stats?${range}&status=ok`)).json()
+    expect(theirStats.totals).toEqual(sum(theirs.filter((r) => r.createdAt >= '2026-11-10' && r.status === 'ok')))
+
+    // The filters are validated like the call list's.
+    for (const bad of ['status=bogus', 'source=cli', 'model=', `model=${'m'.repeat(101)}`, 'userId=' + other.user.id]) {
+      const res = await get(user, `/api/usage/stats?${range}&${bad}`)
+      expect(res.statusCode, bad).toBe(400)
+      expect(res.json().error.code).toBe('VALIDATION_FAILED')
+    }
+  })
+
   it('rolls up idempotently: running it again changes nothing', async () => {
     const user = await registerUser(t)
     await insertApiCalls(t.deps.db, [

@@ -131,8 +131,18 @@ export function createUsageRepo(db: Db) {
       return rows.map((r) => ({ key: String(r.key), ...sums(r) }))
     },
 
-    /** The same sums straight from `api_calls` over a time range (the days the roll-up may lag on). */
-    async sumCalls(options: { from: string; to: string; userId?: string | undefined; groupBy: GroupKey }): Promise<GroupedSums[]> {
+    /**
+     * The same sums straight from `api_calls` over a time range: the days the roll-up may lag on,
+     * and any query filtered by status or source (dimensions the roll-up does not keep).
+     */
+    async sumCalls(
+      options: {
+        from: string
+        to: string
+        userId?: string | undefined
+        groupBy: GroupKey
+      } & Pick<CallFilter, 'model' | 'status' | 'source'>,
+    ): Promise<GroupedSums[]> {
       const key =
         options.groupBy === 'day'
           ? createdDay
@@ -154,6 +164,9 @@ export function createUsageRepo(db: Db) {
         .where('createdAt', '>=', options.from)
         .where('createdAt', '<', options.to)
       if (options.userId) q = q.where('userId', '=', options.userId)
+      if (options.model) q = q.where('model', '=', options.model)
+      if (options.status) q = q.where('status', '=', options.status)
+      if (options.source) q = q.where('source', '=', options.source)
       const rows = await (options.groupBy === 'none' ? q : q.groupBy(key)).execute()
       return rows.map((r) => ({ key: String(r.key), ...sums(r) }))
     },

@@ -242,10 +242,29 @@ export function createUsageService(deps: AppDeps, { settings }: { settings?: Ret
       return rows()
     },
 
-    /** The caller's totals and a series by day or by model. */
+    /**
+     * The caller's totals and a series by day or by model. Filtered by model, status or source,
+     * the sums come from `api_calls` in one aggregate (the roll-up has no status or source), so
+     * they match the call list exactly; unfiltered, from the roll-up plus the live recent days.
+     */
     async stats(userId: string, query: UsageStatsQuery): Promise<UsageStats> {
       const { fromDay, toDay } = dayRange(query, now())
-      const groups = await sumDays({ fromDay, toDay, userId, groupBy: query.groupBy })
+      const { model, status, source } = query
+      let groups: Map<string, UsageTotals>
+      if (model || status || source) {
+        const rows = await repo.sumCalls({
+          from: startOfDay(fromDay),
+          to: startOfDay(addDays(toDay, 1)),
+          userId,
+          groupBy: query.groupBy,
+          model,
+          status,
+          source,
+        })
+        groups = new Map(rows.map(({ key, ...s }) => [key, s]))
+      } else {
+        groups = await sumDays({ fromDay, toDay, userId, groupBy: query.groupBy })
+      }
       const series =
         query.groupBy === 'day'
           ? daySeries(fromDay, toDay, groups)

@@ -38,7 +38,6 @@ import {
   useUsageStats,
   type CallSource,
   type CallStatus,
-  type StatsRange,
   type UsageFilters,
 } from './usage-api'
 
@@ -55,20 +54,14 @@ export function UsagePage() {
   const [source, setSource] = useState<CallSource | undefined>()
   const [tab, setTab] = useState('calls')
 
-  const statsRange = useMemo(() => rangeFilters(range), [range])
+  const days = useMemo(() => rangeFilters(range), [range])
   const filters: UsageFilters = useMemo(
-    () => ({ ...statsRange, model, status, source }),
-    [statsRange, model, status, source],
+    () => ({ ...days, model, status, source }),
+    [days, model, status, source],
   )
-  const byModel = useUsageStats(statsRange, 'model')
-  // The statistics filter by date only; a model's totals are its entry in the by-model series.
-  const totals = useMemo((): UsageTotals | undefined => {
-    const data = byModel.data
-    if (!data) return undefined
-    if (!model) return data.totals
-    const point = data.series.find((p) => p.key === model)
-    return point ?? { calls: 0, promptTokens: 0, completionTokens: 0, images: 0, cost: 0 }
-  }, [byModel.data, model])
+  // The statistics take the same filters as the list, so the totals are exactly the listed calls'.
+  const stats = useUsageStats(filters, 'model')
+  const totals = stats.data?.totals
 
   return (
     <Flex vertical gap={16} style={{ maxWidth: 1200, margin: '0 auto' }} data-testid="usage-page">
@@ -86,10 +79,7 @@ export function UsagePage() {
         onSource={setSource}
         filters={filters}
       />
-      {byModel.error ? <ErrorAlert error={byModel.error} /> : <TotalsCards totals={totals} />}
-      <Typography.Text type="secondary" style={{ fontSize: 12, marginTop: -8 }}>
-        {status || source ? t('usage.totalsScopeFiltered') : t('usage.totalsScope')}
-      </Typography.Text>
+      {stats.error ? <ErrorAlert error={stats.error} /> : <TotalsCards totals={totals} />}
       <Tabs
         activeKey={tab}
         onChange={setTab}
@@ -98,9 +88,9 @@ export function UsagePage() {
           {
             key: 'calls',
             label: t('usage.callsTab'),
-            children: <CallsTable filters={filters} totals={status || source ? undefined : totals} />,
+            children: <CallsTable filters={filters} totals={totals} />,
           },
-          { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts range={statsRange} /> },
+          { key: 'charts', label: t('usage.chartsTab'), children: <UsageCharts filters={filters} /> },
         ]}
       />
     </Flex>
@@ -345,12 +335,12 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
 
 type Metric = 'calls' | 'tokens' | 'cost'
 
-function UsageCharts({ range }: { range: StatsRange }) {
+function UsageCharts({ filters }: { filters: UsageFilters }) {
   const { t } = useTranslation()
   const fmt = useNumberFormat()
   const [metric, setMetric] = useState<Metric>('calls')
-  const byDay = useUsageStats(range, 'day')
-  const byModel = useUsageStats(range, 'model')
+  const byDay = useUsageStats(filters, 'day')
+  const byModel = useUsageStats(filters, 'model')
   const models = useModels()
 
   const dayOption = useMemo(() => {

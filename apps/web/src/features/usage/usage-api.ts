@@ -19,9 +19,6 @@ export interface UsageFilters {
   source?: CallSource
 }
 
-/** The statistics endpoint groups by day or model and filters by date only. */
-export type StatsRange = Pick<UsageFilters, 'from' | 'to'>
-
 export function filterParams(filters: UsageFilters): URLSearchParams {
   const params = new URLSearchParams()
   for (const [key, value] of Object.entries(filters) as Array<[string, string | undefined]>) {
@@ -45,11 +42,12 @@ export function useUsageCalls(filters: UsageFilters, pageSize = 20) {
   })
 }
 
-export function useUsageStats(range: StatsRange, groupBy: 'day' | 'model') {
+/** Totals and a series by day or model over the calls matching the same filters as the list. */
+export function useUsageStats(filters: UsageFilters, groupBy: 'day' | 'model') {
   return useQuery({
-    queryKey: [...USAGE_QUERY_KEY, 'stats', range, groupBy],
+    queryKey: [...USAGE_QUERY_KEY, 'stats', filters, groupBy],
     queryFn: () => {
-      const params = filterParams({ from: range.from, to: range.to })
+      const params = filterParams(filters)
       params.set('groupBy', groupBy)
       return api.get<UsageStats>(`/api/usage/stats?${params.toString()}`)
     },
