@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+import { artifactPath, emulatorControl, launchBrowser, startServer, type RunningServer } from './harness'
 
 // The chat page against the real server, whose built-in emulator plays the model providers.
 // Upstream faults are scripted through the emulator's control route.
@@ -21,21 +21,10 @@ afterAll(async () => {
 })
 
 afterEach(async () => {
-  await emulatorControl('DELETE')
+  await emulatorControl(server, 'DELETE')
 })
 
-async function emulatorControl(method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
-  const base = server.emulatorUrl()
-  if (!base) throw new Error(`the emulator URL is not in the server output:\n${server.output()}`)
-  const res = await fetch(`${base}/__emulator/faults`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  expect(res.status, await res.text()).toBe(200)
-}
-
-const injectFault = (fault: Record<string, unknown>, times = 1) => emulatorControl('POST', { fault, times })
+const injectFault = (fault: Record<string, unknown>, times = 1) => emulatorControl(server, 'POST', { fault, times })
 
 async function newPage(
   options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
@@ -305,7 +294,7 @@ describe('chat', () => {
     await page.getByTestId('message-user-text').filter({ hasText: '这条消息会遇到上游故障' }).waitFor()
 
     // The upstream recovers; Retry answers the same question on a new branch.
-    await emulatorControl('DELETE')
+    await emulatorControl(server, 'DELETE')
     await lastAnswer(page).getByTestId('retry-button').click()
     await page.getByTestId('send-button').waitFor()
     await lastAnswer(page).getByTestId('usage').waitFor()

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+import { artifactPath, emulatorControl, launchBrowser, startServer, type RunningServer } from './harness'
 
 // The API keys page and the API playground against the real server; the built-in emulator plays
 // the upstream models, and the playground calls the server's own /v1 with a personal key.
@@ -20,19 +20,8 @@ afterAll(async () => {
 })
 
 afterEach(async () => {
-  await emulatorControl('DELETE')
+  await emulatorControl(server, 'DELETE')
 })
-
-async function emulatorControl(method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
-  const base = server.emulatorUrl()
-  if (!base) throw new Error(`the emulator URL is not in the server output:\n${server.output()}`)
-  const res = await fetch(`${base}/__emulator/faults`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  expect(res.status, await res.text()).toBe(200)
-}
 
 async function newPage(
   options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
@@ -128,7 +117,7 @@ describe('API keys and the playground', () => {
     expect(await page.getByRole('switch', { name: zh.playground.stream }).getAttribute('aria-checked')).toBe('true')
 
     // A pause after a few pieces shows the answer half-written, with Stop on offer.
-    await emulatorControl('POST', { fault: { type: 'stall', afterChunks: 3, delayMs: 2000 }, times: 1 })
+    await emulatorControl(server, 'POST', { fault: { type: 'stall', afterChunks: 3, delayMs: 2000 }, times: 1 })
     const call = page.waitForResponse((r) => r.url().endsWith('/v1/chat/completions'))
     await page.getByRole('button', { name: zh.playground.send }).click()
     const response = await call

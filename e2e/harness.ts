@@ -129,3 +129,18 @@ export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true })
   return join(ARTIFACTS, name)
 }
+
+/**
+ * Scripts the in-process emulator's faults through its control route (`POST` to arm a fault,
+ * `DELETE` to clear them all); the server prints the emulator's URL at start.
+ */
+export async function emulatorControl(server: RunningServer, method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
+  const base = server.emulatorUrl()
+  if (!base) throw new Error(`the emulator URL is not in the server output:\n${server.output()}`)
+  const res = await fetch(`${base}/__emulator/faults`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  if (res.status !== 200) throw new Error(`emulator control ${method} answered ${res.status}: ${await res.text()}`)
+}
