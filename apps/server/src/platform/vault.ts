@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import type { MasterKeySet } from '../context'
 import type { Db } from '../db/kysely'
+import type { ProviderKeysTable } from '../db/schema'
 
 /**
  * The provider-key vault: AES-256-GCM under the master key, a random 12-byte nonce per
@@ -86,6 +87,28 @@ export function hint(secret: string): string {
   const prefix = /^[A-Za-z]{1,6}-/.exec(trimmed)?.[0] ?? ''
   if (trimmed.length < 16) return `${prefix}…`
   return `${prefix}…${trimmed.slice(-4)}`
+}
+
+/**
+ * A new, active provider-key row with the secret sealed to the row's id: the one way keys enter
+ * the table (admin API, environment/emulator seeding, test factories).
+ */
+export function sealedKeyRow(vault: Vault, key: { id: string; channelId: string; secret: string; at: string }): ProviderKeysTable {
+  const sealed = vault.encrypt(key.secret, providerKeyAad(key.id))
+  return {
+    id: key.id,
+    channelId: key.channelId,
+    ciphertext: sealed.ciphertext,
+    masterKeyId: sealed.masterKeyId,
+    hint: hint(key.secret),
+    status: 'active',
+    disabledReason: null,
+    lastError: null,
+    lastUsedAt: null,
+    nextProbeAt: null,
+    createdAt: key.at,
+    updatedAt: key.at,
+  }
 }
 
 export interface ReencryptReport {

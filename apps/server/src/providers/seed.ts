@@ -6,7 +6,7 @@ import type { Db } from '../db/kysely'
 import { isUniqueViolation } from '../db/kysely'
 import type { ProviderChannelsTable } from '../db/schema'
 import { newId } from '../ids'
-import { createVault, hint, providerKeyAad, type Vault } from '../platform/vault'
+import { createVault, providerKeyAad, sealedKeyRow, type Vault } from '../platform/vault'
 import { EMULATOR_MODELS } from './emulator/models'
 import type { ProviderRegistry } from './registry'
 import type { ProviderKind } from './types'
@@ -171,24 +171,9 @@ export async function upsertSystemChannel(
   if (keep && keys.length === 1) return channelId
   await db.kysely.deleteFrom('providerKeys').where('channelId', '=', channelId).execute()
   const secret = spec.secret ?? `sk-emulator-${randomBytes(18).toString('hex')}`
-  const id = newId()
-  const sealed = vault.encrypt(secret, providerKeyAad(id))
   await db.kysely
     .insertInto('providerKeys')
-    .values({
-      id,
-      channelId,
-      ciphertext: sealed.ciphertext,
-      masterKeyId: sealed.masterKeyId,
-      hint: hint(secret),
-      status: 'active',
-      disabledReason: null,
-      lastError: null,
-      lastUsedAt: null,
-      nextProbeAt: null,
-      createdAt: at,
-      updatedAt: at,
-    })
+    .values(sealedKeyRow(vault, { id: newId(), channelId, secret, at }))
     .execute()
   return channelId
 }

@@ -4,7 +4,7 @@ import type { ProviderChannelsTable } from '../../db/schema'
 import { AppError, notFound } from '../../errors'
 import { newId } from '../../ids'
 import { assertUrlAllowed, type Resolver } from '../../platform/ssrf'
-import { createVault, hint, providerKeyAad } from '../../platform/vault'
+import { createVault, sealedKeyRow } from '../../platform/vault'
 import type { ProviderRegistry } from '../../providers/registry'
 import { parseIds, refreshEmulatedFlags } from '../../providers/seed'
 import type { AuditService } from '../audit/audit.service'
@@ -92,22 +92,9 @@ export function createProvidersService(
   }
 
   async function insertKey(channelId: string, secret: string): Promise<KeyRow> {
-    const at = now().toISOString()
-    const id = newId()
-    const sealed = vault.encrypt(secret, providerKeyAad(id))
-    const row = {
-      id,
-      channelId,
-      hint: hint(secret),
-      status: 'active' as const,
-      disabledReason: null,
-      lastError: null,
-      lastUsedAt: null,
-      nextProbeAt: null,
-      createdAt: at,
-      updatedAt: at,
-    }
-    await repo.insertKey({ ...row, ciphertext: sealed.ciphertext, masterKeyId: sealed.masterKeyId })
+    const row = sealedKeyRow(vault, { id: newId(), channelId, secret, at: now().toISOString() })
+    await repo.insertKey(row)
+    // Callers only ever show keys through keyView, which never reads the ciphertext.
     return row
   }
 

@@ -2,7 +2,7 @@ import type { MasterKeySet } from '../../context'
 import type { Db } from '../../db/kysely'
 import type { ProviderChannelsTable } from '../../db/schema'
 import { newId } from '../../ids'
-import { createVault, hint, providerKeyAad } from '../../platform/vault'
+import { createVault, sealedKeyRow } from '../../platform/vault'
 
 /** Test factory: a channel and its keys written straight to the database. Not used by production code. */
 let seq = 0
@@ -48,23 +48,9 @@ export async function addChannel(
   const keyIds: string[] = []
   for (const [i, secret] of spec.keys.entries()) {
     const id = newId(base + i + 1)
-    const sealed = vault.encrypt(secret, providerKeyAad(id))
     await db.kysely
       .insertInto('providerKeys')
-      .values({
-        id,
-        channelId,
-        ciphertext: sealed.ciphertext,
-        masterKeyId: sealed.masterKeyId,
-        hint: hint(secret),
-        status: 'active',
-        disabledReason: null,
-        lastError: null,
-        lastUsedAt: null,
-        nextProbeAt: null,
-        createdAt: at,
-        updatedAt: at,
-      })
+      .values(sealedKeyRow(vault, { id, channelId, secret, at }))
       .execute()
     keyIds.push(id)
   }
