@@ -76,9 +76,6 @@ describe('malformed input on every body route', () => {
       }
     }
     expect(failures).toEqual([])
-    // The pollution attempt changed nothing for later requests.
-    expect(({} as Record<string, unknown>).role).toBeUndefined()
-    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined()
     const health = await t.inject({ method: 'GET', url: '/healthz' })
     expect(health.statusCode).toBe(200)
   })
