@@ -4,10 +4,10 @@ import type { AppDeps } from '../../context'
 import type { ApiCallsTable, Database } from '../../db/schema'
 import { AppError, notFound } from '../../errors'
 import { newId } from '../../ids'
-import { toAppError, type CallMeta, type ProviderRegistry, type ResolvedModel } from '../../providers/registry'
+import { type CallMeta, type ProviderRegistry, type ResolvedModel } from '../../providers/registry'
 import { ProviderError, type ChatMessage, type Usage } from '../../providers/types'
 import { buildContext } from './chat.context'
-import { meterUsage } from './metering'
+import { meterUsage, newRelayState, relayChat } from './metering'
 import { createChatRepo, type FinalMessageFields, type MessageRow } from './chat.repo'
 import { IdempotencyStore } from './idempotency'
 import { estimatePromptTokens, estimateTokens, turnCost } from './tokens'
@@ -433,18 +433,11 @@ export function createChatService(
 
     async function relay(sink: TurnSink): Promise<TurnResult> {
       const startedAt = Date.now()
-      let text = ''
-      let reasoning = ''
-      let usage: Usage | undefined
-      let upstreamRequestId: string | undefined
-      let ttftMs: number | null = null
-      let failure: AppError | undefined
-      let meta: CallMeta | undefined
-
+      const state = newRelayState()
       const checkpoint = setInterval(() => {
         // Also proves to the restart sweeper that this row is alive, hence written even when unchanged.
         repo
-          .checkpoint({ id: t.assistantRow.id, content: text, reasoning: reasoning || null, at: now().toISOString() })
+          .checkpoint({ id: t.assistantRow.id, content: state.text, reasoning: state.reasoning || null, at: now().toISOString() })
           .catch((err: unknown) => logger.warn({ err, messageId: t.assistantRow.id }, 'chat checkpoint failed'))
       }, options.checkpointMs)
       checkpoint.unref()
@@ -462,44 +455,19 @@ export function createChatService(
             },
             { signal: controller.signal },
           )
-          // Settles by the time `events` yields its first event or throws.
-          void call.meta.then((m) => (meta = m), () => undefined)
-          for await (const ev of call.events) {
-            // Only text and reasoning reach the client (E3); everything else is bookkeeping.
-            switch (ev.type) {
-              case 'start':
-                upstreamRequestId = ev.upstreamRequestId ?? upstreamRequestId
-                break
-              case 'text':
-                ttftMs ??= Date.now() - startedAt
-                text += ev.delta
-                await sink.delta({ text: ev.delta })
-                break
-              case 'reasoning':
-                ttftMs ??= Date.now() - startedAt
-                reasoning += ev.delta
-                await sink.delta({ reasoning: ev.delta })
-                break
-              case 'usage':
-                usage = ev
-                break
-              case 'tool_call':
-              case 'done':
-                break
-            }
-            if (controller.signal.aborted) break
-          }
-        }
-      } catch (err) {
-        if (!controller.signal.aborted) {
-          failure = toAppError(err)
-          const cause = failure.cause
-          if (cause instanceof ProviderError) upstreamRequestId = cause.info.upstreamRequestId ?? upstreamRequestId
-          if (failure.code === 'INTERNAL') logger.error({ err }, 'chat relay failed')
+          await relayChat(call, state, {
+            signal: controller.signal,
+            startedAt,
+            logger,
+            // Only text and reasoning reach the browser (E3); tool calls are not part of the web chat.
+            forward: (ev) =>
+              ev.type === 'text' ? sink.delta({ text: ev.delta }) : ev.type === 'reasoning' ? sink.delta({ reasoning: ev.delta }) : Promise.resolve(),
+          })
         }
       } finally {
         clearInterval(checkpoint)
       }
+      const { text, reasoning, usage, meta, upstreamRequestId, ttftMs, failure } = state
       return finalize({ text, reasoning, usage, meta, upstreamRequestId, ttftMs, latencyMs: Date.now() - startedAt, failure })
     }
 

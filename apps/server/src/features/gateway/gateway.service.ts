@@ -8,12 +8,12 @@ import { AppError } from '../../errors'
 import { newId } from '../../ids'
 import { rateLimited, type RateDecision } from '../../platform/rate-limit'
 import { toAppError, type CallMeta, type ProviderRegistry, type ResolvedModel } from '../../providers/registry'
-import { ProviderError, type ChatEvent, type ChatMessage, type ContentPart, type FinishReason, type ImageTaskResult, type ToolCall, type Usage } from '../../providers/types'
+import { ProviderError, type ChatEvent, type ChatMessage, type ContentPart, type FinishReason, type ImageTaskResult, type ToolCall } from '../../providers/types'
 import type { ApiKeyCaller, ApiKeysService } from '../apikeys/apikeys.service'
 import { estimateTurnCost } from '../billing/chat-hooks'
 import type { BillingService } from '../billing/billing.service'
 import type { ChatService } from '../chat/chat.service'
-import { meterUsage, type MeteredUsage } from '../chat/metering'
+import { meterUsage, newRelayState, relayChat, type MeteredUsage } from '../chat/metering'
 import { estimatePromptTokens, estimateTokens, turnCost, type EstimatedMessage } from '../chat/tokens'
 import type { FilesService } from '../files/files.service'
 import type { RateLimitService } from '../usage/rate-limits.service'
@@ -287,16 +287,7 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
           if (ran) throw new Error('a gateway call runs once')
           ran = true
           const startedAt = Date.now()
-          let text = ''
-          let reasoning = ''
-          let toolText = ''
-          const toolEvents: Array<Extract<ChatEvent, { type: 'tool_call' }>> = []
-          let usage: Usage | undefined
-          let finishReason: FinishReason = 'stop'
-          let meta: CallMeta | undefined
-          let upstreamRequestId: string | undefined
-          let ttftMs: number | null = null
-          let failure: AppError | undefined
+          const state = newRelayState()
           try {
             const call = s.providers.chat(
               model.id,
@@ -316,47 +307,11 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
               },
               { signal },
             )
-            void call.meta.then((m) => (meta = m), () => undefined)
-            for await (const ev of call.events) {
-              switch (ev.type) {
-                case 'start':
-                  upstreamRequestId = ev.upstreamRequestId ?? upstreamRequestId
-                  break
-                case 'text':
-                  ttftMs ??= Date.now() - startedAt
-                  text += ev.delta
-                  await onEvent(ev)
-                  break
-                case 'reasoning':
-                  ttftMs ??= Date.now() - startedAt
-                  reasoning += ev.delta
-                  await onEvent(ev)
-                  break
-                case 'tool_call':
-                  ttftMs ??= Date.now() - startedAt
-                  toolText += (ev.name ?? '') + ev.argumentsDelta
-                  toolEvents.push(ev)
-                  await onEvent(ev)
-                  break
-                case 'usage':
-                  usage = ev
-                  break
-                case 'done':
-                  finishReason = ev.finishReason
-                  break
-              }
-              if (signal.aborted) break
-            }
-          } catch (err) {
-            if (!signal.aborted) {
-              failure = toAppError(err)
-              const cause = failure.cause
-              if (cause instanceof ProviderError) upstreamRequestId = cause.info.upstreamRequestId ?? upstreamRequestId
-              if (failure.code === 'INTERNAL') logger.error({ err }, 'gateway relay failed')
-            }
+            await relayChat(call, state, { signal, startedAt, logger, forward: onEvent })
           } finally {
             await slot.release()
           }
+          const { text, reasoning, toolText, toolEvents, usage, finishReason, meta, upstreamRequestId, ttftMs, failure } = state
           const status: ChatOutcome['status'] = signal.aborted ? 'interrupted' : failure ? 'error' : 'ok'
           const metered = meterUsage({ usage, text: text + toolText, reasoning, upstreamStarted: meta !== undefined, promptEstimate, prices: model.prices })
           await record(
