@@ -89,6 +89,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const services = createServices(deps)
 
   // Requests per minute per IP on every auth route (SECURITY.md G4), before authentication and
+  // After the last request: write the batched /v1 usage and return the credit leases.
+  app.addHook('onClose', async () => {
+    await services.leases.close()
+  })
   // validation so neither bcrypt nor the parser runs for a flood. Keyed on the matched route, not
   // the raw URL, so spelling variants of a path cannot dodge it.
   app.addHook('onRequest', async (request, reply) => {

@@ -1,6 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
 import { affectedRows, type Db } from '../../db/kysely'
-import type { CreditLedgerTable, CreditReservationsTable, Database } from '../../db/schema'
+import type { ApiCallsTable, CreditLedgerTable, CreditReservationsTable, Database } from '../../db/schema'
+
+/** Rows per multi-row INSERT: far below every engine's limit on bound parameters. */
+const INSERT_CHUNK = 200
 
 /**
  * The SQL of the ledger and reservations: one query per method, no rules (billing.service.ts
@@ -106,6 +109,48 @@ export function createBillingRepo(db: Db) {
 
     async insertLedger(ex: Executor, row: LedgerRow): Promise<void> {
       await ex.insertInto('creditLedger').values(row).execute()
+    },
+
+    /** Many ledger rows in few statements (a lease's batched settlement). */
+    async insertLedgerRows(ex: Executor, rows: LedgerRow[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await ex.insertInto('creditLedger').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+    },
+
+    /** Usage rows settled together with their charges (the lease's batched settlement). */
+    async insertApiCalls(ex: Executor, rows: Insertable<ApiCallsTable>[]): Promise<void> {
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await ex.insertInto('apiCalls').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+    },
+
+    async findApiCall(ex: Executor, requestId: string): Promise<{ id: string } | undefined> {
+      return ex.selectFrom('apiCalls').select('id').where('requestId', '=', requestId).executeTakeFirst()
+    },
+
+    /**
+     * Changes a still-held reservation's amount by `delta` and pushes its expiry to `expiresAt`.
+     * 0 when it is no longer held (released by the sweeper): the caller must not touch `reserved`.
+     * Also the first write of a lease's transactions, so the reservation row is locked before the
+     * user row, the order every money transaction takes.
+     */
+    async adjustHeld(ex: Executor, opts: { requestId: string; delta: number; expiresAt: string }): Promise<number> {
+      const result = await ex
+        .updateTable('creditReservations')
+        .set((eb) => ({ amount: eb('amount', '+', opts.delta), expiresAt: opts.expiresAt }))
+        .where('requestId', '=', opts.requestId)
+        .where('status', '=', 'held')
+        .executeTakeFirst()
+      return affectedRows(result)
+    },
+
+    /**
+     * Charges `amount` out of money already held for this user: the balance and the hold drop
+     * together, so `available` does not change and the balance cannot go below what stays held.
+     */
+    async chargeHeld(ex: Executor, userId: string, amount: number): Promise<void> {
+      await ex
+        .updateTable('users')
+        .set((eb) => ({ balance: eb('balance', '-', amount), reserved: eb('reserved', '-', amount) }))
+        .where('id', '=', userId)
+        .execute()
     },
 
     async findLedgerByRef(ex: Executor, ref: string): Promise<LedgerRow | undefined> {

@@ -2,6 +2,7 @@ import { outputTokenLimit } from '@qiao/shared'
 import type { Transaction } from 'kysely'
 import type { Database } from '../../db/schema'
 import type { BillingService } from './billing.service'
+import type { CreditLeases } from './leases'
 
 /**
  * The chat turn's billing: plugs into the chat service's `beforeUpstream` / `settle` seams
@@ -39,8 +40,12 @@ export function estimateTurnCost(turn: { promptEstimate: number; model: ChatTurn
   return Math.ceil(numerator / 1e6)
 }
 
-export function createChatBillingHooks(billing: BillingService) {
+export function createChatBillingHooks(billing: BillingService, leases?: Pick<CreditLeases, 'yieldFor'>) {
   return {
+    /** Before the turn's transaction: this process's idle /v1 lease for the user goes back to the balance. */
+    async beforeTransaction(userId: string): Promise<void> {
+      await leases?.yieldFor(userId)
+    },
     async beforeUpstream(
       trx: Transaction<Database>,
       turn: { userId: string; requestId: string; promptEstimate: number; model: ChatTurnModel },

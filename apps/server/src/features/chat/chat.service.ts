@@ -62,6 +62,8 @@ export interface TurnSettlement extends TurnStart {
  * transaction, so usage row, message and ledger commit together or not at all.
  */
 export interface ChatHooks {
+  /** Before the transaction that stores the user message (outside it). */
+  beforeTransaction?(userId: string): Promise<void>
   beforeUpstream(trx: Transaction<Database>, turn: TurnStart): Promise<void>
   settle(trx: Transaction<Database>, settlement: TurnSettlement): Promise<void>
 }
@@ -381,6 +383,7 @@ export function createChatService(
     })
 
     const start: TurnStart = { userId, conversationId, requestId: `chat:${assistantRow.id}`, model, promptEstimate: context.promptEstimate }
+    await options.hooks.beforeTransaction?.(userId)
     await withTxRetry(() =>
       repo.transaction(async (trx) => {
         if (!existingUser) await repo.insertMessage(trx, userRow)

@@ -45,6 +45,8 @@ describe.each(testDialects())('gateway billing on %s', (dialect) => {
     expect(ok.length + refused.length).toBe(100)
     expect(refused.every((r) => r.body.error?.code === 'insufficient_quota')).toBe(true)
 
+    // Batched usage written, the user's lease returned: every hold accounted for.
+    await h.settle()
     const funds = await h.t.app.services.billing.getBalance(owner.user.id)
     expect(funds.reserved).toBe(0)
     expect(funds.balance).toBeGreaterThanOrEqual(0)
@@ -82,6 +84,7 @@ describe.each(testDialects())('gateway billing on %s', (dialect) => {
     expect(row).toMatchObject({ status: 'interrupted' })
     expect(row!.completionTokens).toBeGreaterThanOrEqual(4)
     expect(Number(row!.cost)).toBeGreaterThan(0)
+    await h.settle()
     const funds = await h.t.app.services.billing.getBalance(owner.user.id)
     expect(funds.reserved).toBe(0)
     expect(before - funds.balance).toBe(Number(row!.cost))

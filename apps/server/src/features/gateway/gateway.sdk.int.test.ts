@@ -21,8 +21,15 @@ afterAll(async () => {
   await h?.close()
 })
 
-const apiCalls = (userId: string) => h.t.deps.db.kysely.selectFrom('apiCalls').selectAll().where('userId', '=', userId).orderBy('id').execute()
-const balanceOf = async (userId: string) => (await h.t.app.services.billing.getBalance(userId)).balance
+// Usage rows and charges of /v1 calls are written in batches (billing/leases.ts): settle first.
+const apiCalls = async (userId: string) => {
+  await h.settle()
+  return h.t.deps.db.kysely.selectFrom('apiCalls').selectAll().where('userId', '=', userId).orderBy('id').execute()
+}
+const balanceOf = async (userId: string) => {
+  await h.settle()
+  return (await h.t.app.services.billing.getBalance(userId)).balance
+}
 
 describe('the openai SDK against /v1', () => {
   it('chat without streaming: an OpenAI completion, one api_calls row (source api, the key), billed to the owner', async () => {
@@ -46,6 +53,7 @@ describe('the openai SDK against /v1', () => {
     expect(rows[0]).toMatchObject({ source: 'api', apiKeyId: key.id, endpoint: 'chat', status: 'ok', model: 'qwen-plus', promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens })
     expect(Number(rows[0]!.cost)).toBeGreaterThan(0)
     expect(before - (await balanceOf(alice.user.id))).toBe(Number(rows[0]!.cost))
+    // No hold is left behind once the lease is returned (a leaked hold would keep it).
     const funds = await h.t.app.services.billing.getBalance(alice.user.id)
     expect(funds.reserved).toBe(0)
   })
@@ -366,7 +374,10 @@ describe('F2: a request can never choose the upstream host', () => {
 
 describe('upstream faults through /v1 (SECURITY K2, K3, M2, H3)', () => {
   const chat = '/compatible-mode/v1/chat/completions'
-  const hold = async (userId: string) => (await h.t.app.services.billing.getBalance(userId)).reserved
+  const hold = async (userId: string) => {
+    await h.settle()
+    return (await h.t.app.services.billing.getBalance(userId)).reserved
+  }
 
   it('K2: a 502 before the first byte is retried once; one answer, one row, one charge', async () => {
     const vic = await h.account()

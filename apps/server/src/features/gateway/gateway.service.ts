@@ -12,6 +12,7 @@ import { ProviderError, type ChatEvent, type ChatMessage, type ContentPart, type
 import type { ApiKeyCaller, ApiKeysService } from '../apikeys/apikeys.service'
 import { estimateTurnCost } from '../billing/chat-hooks'
 import type { BillingService } from '../billing/billing.service'
+import type { CreditLeases, LeaseTicket } from '../billing/leases'
 import type { ChatService } from '../chat/chat.service'
 import { meterUsage, newRelayState, relayChat, type MeteredUsage } from '../chat/metering'
 import { estimatePromptTokens, estimateTokens, turnCost, type EstimatedMessage } from '../chat/tokens'
@@ -22,15 +23,16 @@ import type { ChatCompletionBody, EmbeddingList, EmbeddingsBody, ImagesBody, Ima
 /**
  * The OpenAI-compatible gateway: the web chat's pipeline for calls made with a personal API key.
  * Per request: the key's model allow-list → per-key/user/model rate limits → the key's monthly
- * limit → a balance reservation on the shared ledger (one conditional update, so two keys of one
- * user cannot overspend together, H1) → the provider registry (failover, breaker) → ONE
- * transaction writing the `api_calls` row (`source: "api"`, the key's id) and settling the hold
- * (`chat.recordApiCall` + `billing.settle`). Nothing here talks to an upstream except through the
- * registry, and nothing in a request can choose the upstream (F2).
+ * limit → a hold on the user's credit lease (money already reserved in SQL for this process, so two
+ * keys of one user cannot overspend together, H1; billing/leases.ts) → the provider registry
+ * (failover, breaker) → the `api_calls` row (`source: "api"`, the key's id) and its charge, written
+ * together in the lease's next batch. Image calls, slow and dear, still hold and settle per call on
+ * the ledger (`billing.reserve`, `chat.recordApiCall` + `billing.settle`). Nothing here talks to an
+ * upstream except through the registry, and nothing in a request can choose the upstream (F2).
  *
  * The hot path does no per-request work that can be cached: the key (apikeys cache), the model
- * and its channels (registry snapshot) and the limits (settings cache) are all in memory; the
- * reservation and the settlement are the only database writes.
+ * and its channels (registry snapshot), the limits (settings cache) and the money (the lease) are
+ * all in memory; chat and embedding calls make no database round trip of their own (ADR 0004).
  */
 
 export interface GatewayOptions {
@@ -82,6 +84,7 @@ type Kind = ResolvedModel['kind']
 export interface GatewayPorts {
   providers: ProviderRegistry
   billing: Pick<BillingService, 'reserve' | 'settle' | 'release'>
+  leases: Pick<CreditLeases, 'admit' | 'settle' | 'cancel'>
   apiKeys: Pick<ApiKeysService, 'assertWithinMonthlyLimit' | 'noteSpend'>
   rateLimits: Pick<RateLimitService, 'checkKeyRequest' | 'chargeTokens' | 'acquireStream'>
   chat: Pick<ChatService, 'recordApiCall'>
@@ -216,8 +219,9 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
   }
 
   /**
-   * The usage row and the settlement, together. If the database refuses (it is down), the hold
-   * stays until the billing sweeper returns it: the caller is never charged without a row.
+   * The usage row and the settlement of a per-call hold (images), together. If the database
+   * refuses (it is down), the hold stays until the billing sweeper returns it: the caller is never
+   * charged without a row.
    */
   async function record(caller: ApiKeyCaller, row: Insertable<ApiCallsTable>): Promise<void> {
     try {
@@ -228,6 +232,17 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
     } catch (err) {
       logger.error({ err, requestId: row.requestId }, 'gateway call could not be recorded; its hold is released by the sweeper')
     }
+    chargeTokens(caller, row)
+  }
+
+  /** A call admitted on the lease: its row and charge are written in the lease's next batch. */
+  function settle(caller: ApiKeyCaller, ticket: LeaseTicket, row: Insertable<ApiCallsTable>): void {
+    s.leases.settle(ticket, row)
+    s.apiKeys.noteSpend(caller.apiKeyId, Number(row.cost ?? 0))
+    chargeTokens(caller, row)
+  }
+
+  function chargeTokens(caller: ApiKeyCaller, row: Insertable<ApiCallsTable>): void {
     const tokens = Number(row.promptTokens ?? 0) + Number(row.completionTokens ?? 0)
     // Advisory bookkeeping: not worth delaying the answer for.
     s.rateLimits
@@ -265,15 +280,17 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
       const promptEstimate = estimatePromptTokens(estimate) + (body.tools ? estimateTokens(JSON.stringify(body.tools)) : 0)
       const id = newId()
       const requestId = `api:${id}`
-      await s.billing.reserve({
-        userId: caller.userId,
-        requestId,
-        amount: estimateTurnCost({ promptEstimate, model: { ...model, maxOutputTokens: maxTokens } }),
-      })
+      const ticket = await s.leases.admit(caller.userId, estimateTurnCost({ promptEstimate, model: { ...model, maxOutputTokens: maxTokens } }))
       const thinking = body.enable_thinking === true && model.capabilities.includes('thinking')
-      const slot = await s.rateLimits.acquireStream(caller.userId)
+      let slot: Awaited<ReturnType<typeof s.rateLimits.acquireStream>>
+      try {
+        slot = await s.rateLimits.acquireStream(caller.userId)
+      } catch (err) {
+        s.leases.cancel(ticket)
+        throw err
+      }
       if (!slot.allowed) {
-        await s.billing.release({ userId: caller.userId, requestId })
+        s.leases.cancel(ticket)
         throw new AppError('RATE_LIMITED', 'Too many requests at once for this account; wait for one to finish.', { retryAfter: slot.retryAfterSeconds })
       }
 
@@ -308,14 +325,18 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
               { signal },
             )
             await relayChat(call, state, { signal, startedAt, logger, forward: onEvent })
+          } catch (err) {
+            // relayChat reports failures in `state`; anything else still ends as a recorded call.
+            state.failure ??= toAppError(err)
           } finally {
             await slot.release()
           }
           const { text, reasoning, toolText, toolEvents, usage, finishReason, meta, upstreamRequestId, ttftMs, failure } = state
           const status: ChatOutcome['status'] = signal.aborted ? 'interrupted' : failure ? 'error' : 'ok'
           const metered = meterUsage({ usage, text: text + toolText, reasoning, upstreamStarted: meta !== undefined, promptEstimate, prices: model.prices })
-          await record(
+          settle(
             caller,
+            ticket,
             callRow(caller, {
               id: newId(),
               requestId,
@@ -354,7 +375,7 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
       const promptEstimate = inputs.reduce((sum, t) => sum + estimateTokens(t), 0)
       const id = newId()
       const requestId = `api:${id}`
-      await s.billing.reserve({ userId: caller.userId, requestId, amount: turnCost(model.prices, promptEstimate, 0) })
+      const ticket = await s.leases.admit(caller.userId, turnCost(model.prices, promptEstimate, 0))
       const startedAt = Date.now()
       const vectors: number[][] = []
       let inputTokens = 0
@@ -374,8 +395,9 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
       const status = signal.aborted ? 'interrupted' : failure ? 'error' : 'ok'
       const tokens = status === 'ok' ? inputTokens : meta ? inputTokens : 0
       const usage: MeteredUsage = { promptTokens: tokens, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, usageEstimated: false, cost: turnCost(model.prices, tokens, 0) }
-      await record(
+      settle(
         caller,
+        ticket,
         callRow(caller, {
           id: newId(),
           requestId,

@@ -21,6 +21,11 @@ export interface GatewayHarness extends ChatHarness {
   client(secret: string, opts?: { defaultHeaders?: Record<string, string> }): OpenAI
   /** Sets the account's balance (and clears holds) directly, as a fixture. */
   setBalance(userId: string, balance: number): Promise<void>
+  /**
+   * Writes the batched /v1 usage and returns every credit lease no call is using (what happens
+   * when the process idles or shuts down), so tests can read settled balances and holds.
+   */
+  settle(): Promise<void>
 }
 
 /**
@@ -47,7 +52,9 @@ export async function startGatewayHarness(dialect: Dialect, opts: { chunkDelayMs
     },
     client: (secret, o = {}) => new OpenAI({ apiKey: secret, baseURL, maxRetries: 0, timeout: 30_000, ...(o.defaultHeaders ? { defaultHeaders: o.defaultHeaders } : {}) }),
     async setBalance(userId, balance) {
+      await t.app.services.leases.quiesce()
       await t.deps.db.kysely.updateTable('users').set({ balance, reserved: 0 }).where('id', '=', userId).execute()
     },
+    settle: () => t.app.services.leases.quiesce(),
   }
 }

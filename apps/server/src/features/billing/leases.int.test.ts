@@ -1,0 +1,263 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql, type Insertable } from 'kysely'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Dialect } from '../../db/kysely'
+import type { ApiCallsTable } from '../../db/schema'
+import { AppError } from '../../errors'
+import { newId } from '../../ids'
+import { createTestApp, type TestApp } from '../../test/app'
+import { testDialects } from '../../test/services'
+import { registerUser } from '../auth/testing'
+import { createChatBillingHooks } from './chat-hooks'
+import { createCreditLeases, type CreditLeases, type LeaseOptions, type LeaseTicket } from './leases'
+
+/**
+ * Credit leases (ADR 0004) on SQLite, MariaDB and PostgreSQL: calls admitted in memory never take
+ * more than the lease holds in SQL (H1); a batch writes each call's usage row and charge once
+ * (invariant 2, H2); failed writes are kept and retried, never lost (L2); a database that stops
+ * answering refuses new calls (L1); leases go back when idle, at shutdown, for a web chat turn,
+ * or through the sweeper after a crash (L3).
+ */
+describe.each(testDialects())('credit leases on %s', (dialect) => {
+  let t: TestApp
+  const opened: CreditLeases[] = []
+  beforeAll(async () => {
+    t = await createTestApp({ dialect })
+  })
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((l) => l.close()))
+  })
+  afterAll(async () => {
+    await t.close()
+  })
+
+  const k = () => t.deps.db.kysely
+  /** A lease manager of its own with quick timers (the app's is left alone). */
+  const leasesWith = (o: Partial<LeaseOptions> = {}) => {
+    const l = createCreditLeases(t.deps, { billing: t.app.services.billing }, { flushIntervalMs: 5, ...o })
+    opened.push(l)
+    return l
+  }
+
+  async function userWith(balance: number): Promise<string> {
+    const { user } = await registerUser(t)
+    await k().updateTable('users').set({ balance, reserved: 0 }).where('id', '=', user.id).execute()
+    return user.id
+  }
+  async function funds(userId: string) {
+    const row = await k().selectFrom('users').select(['balance', 'reserved']).where('id', '=', userId).executeTakeFirstOrThrow()
+    return { balance: Number(row.balance), reserved: Number(row.reserved) }
+  }
+  const rowsOf = (userId: string) => k().selectFrom('apiCalls').selectAll().where('userId', '=', userId).execute()
+  const ledgerOf = (userId: string) => k().selectFrom('creditLedger').selectAll().where('userId', '=', userId).where('reason', '=', 'usage').execute()
+  const leaseRows = (userId: string) => k().selectFrom('creditReservations').selectAll().where('userId', '=', userId).where('requestId', 'like', 'lease:%').execute()
+
+  function usageRow(userId: string, cost: number, requestId = `api:${newId()}`): Insertable<ApiCallsTable> {
+    return {
+      id: newId(),
+      requestId,
+      userId,
+      apiKeyId: null,
+      source: 'api',
+      provider: 'dashscope',
+      channelId: null,
+      model: 'qwen-plus',
+      endpoint: 'chat',
+      status: 'ok',
+      httpStatus: 200,
+      errorCode: null,
+      promptTokens: 10,
+      completionTokens: 20,
+      cachedTokens: 0,
+      reasoningTokens: 0,
+      images: 0,
+      usageEstimated: 0,
+      cost,
+      latencyMs: 5,
+      ttftMs: null,
+      upstreamRequestId: null,
+      createdAt: new Date().toISOString(),
+    }
+  }
+
+  /** Makes every write to `table` fail, as a database that refuses writes would. */
+  async function refuseWrites(dialectName: Dialect, table: string): Promise<() => Promise<void>> {
+    const name = `qiao_test_refuse_${table}`
+    if (dialectName === 'sqlite') {
+      for (const op of ['INSERT', 'UPDATE']) {
+        await sql.raw(`CREATE TRIGGER ${name}_${op} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`).execute(k())
+      }
+      return async () => {
+        for (const op of ['INSERT', 'UPDATE']) await sql.raw(`DROP TRIGGER ${name}_${op}`).execute(k())
+      }
+    }
+    if (dialectName === 'mysql') {
+      for (const op of ['INSERT', 'UPDATE']) {
+        await sql.raw(`CREATE TRIGGER ${name}_${op} BEFORE ${op} ON ${table} FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'disk I/O error'`).execute(k())
+      }
+      return async () => {
+        for (const op of ['INSERT', 'UPDATE']) await sql.raw(`DROP TRIGGER ${name}_${op}`).execute(k())
+      }
+    }
+    await sql.raw(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql`).execute(k())
+    await sql.raw(`CREATE TRIGGER ${name} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`).execute(k())
+    return async () => {
+      await sql.raw(`DROP TRIGGER ${name} ON ${table}`).execute(k())
+      await sql.raw(`DROP FUNCTION ${name}()`).execute(k())
+    }
+  }
+
+  it('a lease is held in SQL like any hold; calls inside it are admitted without a database round trip', async () => {
+    const leases = leasesWith()
+    const userId = await userWith(1_000_000)
+    const first = leases.admit(userId, 1_000)
+    expect(first).toBeInstanceOf(Promise)
+    const ticket = await first
+    const held = leases.heldFor(userId)
+    expect(held).toBeGreaterThanOrEqual(16 * 1_000)
+    expect(await funds(userId)).toEqual({ balance: 1_000_000, reserved: held })
+    expect((await leaseRows(userId)).map((r) => [r.status, Number(r.amount)])).toEqual([['held', held]])
+    // The next calls fit in the lease: admitted synchronously.
+    const more = Array.from({ length: 10 }, () => leases.admit(userId, 1_000))
+    expect(more.some((m) => m instanceof Promise)).toBe(false)
+    for (const m of [ticket, ...(more as LeaseTicket[])]) leases.settle(m, usageRow(userId, 700))
+    await leases.quiesce()
+    expect(await funds(userId)).toEqual({ balance: 1_000_000 - 11 * 700, reserved: 0 })
+    expect(await rowsOf(userId)).toHaveLength(11)
+    const entries = await ledgerOf(userId)
+    expect(entries).toHaveLength(11)
+    expect(entries.every((e) => Number(e.delta) === -700)).toBe(true)
+    expect(Math.min(...entries.map((e) => Number(e.balanceAfter)))).toBe(1_000_000 - 11 * 700)
+    expect((await leaseRows(userId)).map((r) => r.status)).toEqual(['released'])
+  })
+
+  it('H1: 100 concurrent admissions against a balance covering 10 → 10 admitted, the rest 402; books balance', async () => {
+    const leases = leasesWith()
+    const hold = 5_000
+    const initial = 10 * hold + hold - 1
+    const userId = await userWith(initial)
+    const results = await Promise.allSettled(Array.from({ length: 100 }, () => Promise.resolve().then(() => leases.admit(userId, hold))))
+    const admitted = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    expect(admitted).toHaveLength(10)
+    expect(refused.every((e) => e instanceof AppError && e.code === 'INSUFFICIENT_BALANCE')).toBe(true)
+    const mid = await funds(userId)
+    expect(mid.reserved).toBeLessThanOrEqual(mid.balance)
+    admitted.forEach((ticket, i) => leases.settle(ticket, usageRow(userId, 1_000 + i)))
+    await leases.quiesce()
+    const end = await funds(userId)
+    const spent = (await rowsOf(userId)).reduce((sum, r) => sum + Number(r.cost), 0)
+    expect(end.reserved).toBe(0)
+    expect(end.balance).toBeGreaterThanOrEqual(0)
+    expect(initial - end.balance).toBe(spent)
+    expect(spent).toBe(10 * 1_000 + 45)
+  })
+
+  it('money held by a lease is not available to anything else, and a web chat turn gets it back first', async () => {
+    const leases = leasesWith()
+    // Less than the 16 holds a new lease asks for: it takes all there is.
+    const userId = await userWith(10_000)
+    const ticket = await leases.admit(userId, 1_000)
+    leases.settle(ticket, usageRow(userId, 500))
+    await leases.flush()
+    const { reserved, balance } = await funds(userId)
+    expect(reserved).toBe(balance) // the lease took everything available
+    await expect(t.app.services.billing.reserve({ userId, requestId: `chat:${newId()}`, amount: 1_000 })).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE' })
+    // The chat turn's hook runs before its transaction: the idle lease goes back.
+    await createChatBillingHooks(t.app.services.billing, leases).beforeTransaction(userId)
+    expect(await funds(userId)).toEqual({ balance: 9_500, reserved: 0 })
+    await expect(t.app.services.billing.reserve({ userId, requestId: `chat:${newId()}`, amount: 1_000 })).resolves.toMatchObject({ status: 'held' })
+  })
+
+  it('an unused lease goes back on its own after the idle time', async () => {
+    const leases = leasesWith({ idleReleaseMs: 50, maintainMs: 10 })
+    const userId = await userWith(100_000)
+    leases.cancel(await leases.admit(userId, 2_000))
+    expect((await funds(userId)).reserved).toBeGreaterThan(0)
+    for (let i = 0; i < 200 && (await funds(userId)).reserved > 0; i++) await sleep(10)
+    expect(await funds(userId)).toEqual({ balance: 100_000, reserved: 0 })
+    expect(leases.heldFor(userId)).toBe(0)
+  })
+
+  it('H2: a call already recorded is not charged twice when its batch is written', async () => {
+    const leases = leasesWith()
+    const userId = await userWith(100_000)
+    const requestId = `api:${newId()}`
+    // Recorded and charged already (a replay of the same request id).
+    await t.app.services.chat.recordApiCall(usageRow(userId, 300, requestId), (trx) =>
+      t.app.services.billing.settle(trx, { userId, requestId, cost: 300 }).then(() => undefined),
+    )
+    const a = await leases.admit(userId, 1_000)
+    const b = await leases.admit(userId, 1_000)
+    leases.settle(a, usageRow(userId, 300, requestId))
+    leases.settle(b, usageRow(userId, 400))
+    await leases.quiesce()
+    expect(await funds(userId)).toEqual({ balance: 100_000 - 300 - 400, reserved: 0 })
+    expect(await rowsOf(userId)).toHaveLength(2)
+    expect((await ledgerOf(userId)).map((e) => Number(e.delta)).sort((x, y) => x - y)).toEqual([-400, -300])
+  })
+
+  it('L2: usage rows that cannot be written are kept and written after recovery; nothing lost, nothing twice', async () => {
+    const leases = leasesWith()
+    const userId = await userWith(100_000)
+    const restore = await refuseWrites(dialect, 'api_calls')
+    let restored = false
+    try {
+      for (let i = 0; i < 5; i++) leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
+      await leases.flush()
+      expect(leases.pendingCount()).toBe(5)
+      expect(await rowsOf(userId)).toHaveLength(0)
+      // The money for them stays held meanwhile.
+      expect((await funds(userId)).balance).toBe(100_000)
+      await restore()
+      restored = true
+      await leases.retryStuck()
+    } finally {
+      if (!restored) await restore()
+    }
+    expect(leases.pendingCount()).toBe(0)
+    await leases.quiesce()
+    expect(await rowsOf(userId)).toHaveLength(5)
+    expect(await funds(userId)).toEqual({ balance: 100_000 - 500, reserved: 0 })
+  })
+
+  it('L1: a database that stops answering → new calls get 503 once the lease is no longer fresh', async () => {
+    const leases = leasesWith({ freshMs: 50 })
+    const userId = await userWith(100_000)
+    leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
+    await leases.flush()
+    const restore = await refuseWrites(dialect, 'credit_reservations')
+    try {
+      await sleep(60)
+      await expect(Promise.resolve().then(() => leases.admit(userId, 1_000))).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' })
+    } finally {
+      await restore()
+    }
+    leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
+    await leases.quiesce()
+    expect(await funds(userId)).toEqual({ balance: 100_000 - 200, reserved: 0 })
+  })
+
+  it('L3: a process that dies holding a lease → the sweeper returns it after expiry; queued usage of a swept lease is still charged', async () => {
+    const dead = createCreditLeases(t.deps, { billing: t.app.services.billing }, { ttlMs: 1_000 })
+    const userId = await userWith(100_000)
+    await dead.admit(userId, 1_000)
+    // The "crash": the process is gone, its lease row stays held.
+    expect((await funds(userId)).reserved).toBeGreaterThan(0)
+    await t.app.services.billing.sweepReservations(new Date(Date.now() + 2_000))
+    expect(await funds(userId)).toEqual({ balance: 100_000, reserved: 0 })
+
+    // A live process whose lease was swept (it stalled past the expiry) still charges its calls.
+    const stalled = leasesWith({ ttlMs: 1_000 })
+    const other = await userWith(50_000)
+    const ticket = await stalled.admit(other, 1_000)
+    await t.app.services.billing.sweepReservations(new Date(Date.now() + 2_000))
+    stalled.settle(ticket, usageRow(other, 600))
+    await stalled.quiesce()
+    expect(await funds(other)).toEqual({ balance: 50_000 - 600, reserved: 0 })
+    // The next call opens a new lease.
+    stalled.cancel(await stalled.admit(other, 1_000))
+    expect((await leaseRows(other)).filter((r) => r.status === 'held')).toHaveLength(1)
+    await dead.close()
+  })
+})
