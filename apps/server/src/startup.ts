@@ -13,6 +13,8 @@ import { startProviders } from './providers/seed'
  */
 export async function startup(_app: App, _deps: AppDeps): Promise<() => Promise<void>> {
   await bootstrapAdmin(_app, _deps)
+  // Before the sweeper can return the dead process's leases: its journaled calls are charged from them.
+  await _app.services.leases.recover()
   await grantDemoCredit(_deps, _app.services)
   const stopProviders = await startProviders(_deps, _app.services.providers)
   const stopBillingJobs = await startBillingJobs(_deps, _app.services.billing)

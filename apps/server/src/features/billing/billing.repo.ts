@@ -127,18 +127,20 @@ export function createBillingRepo(db: Db) {
 
     /**
      * Changes a still-held reservation's amount by `delta` and pushes its expiry to `expiresAt`.
-     * 0 when it is no longer held (released by the sweeper): the caller must not touch `reserved`.
+     * 0 when it is no longer held (released by the sweeper) or holds less than `-delta`: the caller
+     * must not touch `reserved` then.
      * Also the first write of a lease's transactions, so the reservation row is locked before the
      * user row, the order every money transaction takes.
      */
     async adjustHeld(ex: Executor, opts: { requestId: string; delta: number; expiresAt: string }): Promise<number> {
-      const result = await ex
+      let q = ex
         .updateTable('creditReservations')
         .set((eb) => ({ amount: eb('amount', '+', opts.delta), expiresAt: opts.expiresAt }))
         .where('requestId', '=', opts.requestId)
         .where('status', '=', 'held')
-        .executeTakeFirst()
-      return affectedRows(result)
+      // Never below zero: what a hold gives back can only be what it holds.
+      if (opts.delta < 0) q = q.where('amount', '>=', -opts.delta)
+      return affectedRows(await q.executeTakeFirst())
     },
 
     /**

@@ -1,3 +1,6 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Insertable } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -259,5 +262,51 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
     stalled.cancel(await stalled.admit(other, 1_000))
     expect((await leaseRows(other)).filter((r) => r.status === 'held')).toHaveLength(1)
     await dead.close()
+  })
+
+  it('invariant 3: calls settled but not yet written when the process dies are replayed from the journal at the next boot, once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qiao-journal-'))
+    try {
+      // The dying process: it settles three calls but never gets to write its batch.
+      const dying = leasesWith({ journalDir: dir, flushIntervalMs: 3_600_000, flushMaxRows: 1_000 })
+      const userId = await userWith(100_000)
+      for (const cost of [100, 200, 300]) dying.settle(await dying.admit(userId, 1_000), usageRow(userId, cost))
+      const files = readdirSync(dir)
+      expect(files).toHaveLength(1)
+      expect(readFileSync(join(dir, files[0]!), 'utf8').trim().split('\n')).toHaveLength(3)
+      // The kill tore the line being written.
+      appendFileSync(join(dir, files[0]!), '{"lease":"lease:x","userId":')
+      expect(await rowsOf(userId)).toHaveLength(0)
+
+      const booted = leasesWith({ journalDir: dir })
+      expect(await booted.recover()).toBe(3)
+      expect(readdirSync(dir)).toEqual([])
+      expect((await rowsOf(userId)).map((r) => Number(r.cost)).sort((a, b) => a - b)).toEqual([100, 200, 300])
+      // Charged once, from the dead process's lease, which is then returned.
+      expect(await funds(userId)).toEqual({ balance: 100_000 - 600, reserved: 0 })
+      expect((await leaseRows(userId)).map((r) => r.status)).toEqual(['released'])
+
+      // If the "dead" process writes its batch after all, nothing happens twice.
+      await dying.quiesce()
+      expect(await rowsOf(userId)).toHaveLength(3)
+      expect(await funds(userId)).toEqual({ balance: 100_000 - 600, reserved: 0 })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a batch written to SQL removes its journal segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qiao-journal-'))
+    try {
+      const leases = leasesWith({ journalDir: dir })
+      const userId = await userWith(100_000)
+      leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
+      expect(readdirSync(dir)).toHaveLength(1)
+      await leases.flush()
+      expect(readdirSync(dir)).toEqual([])
+      expect(await rowsOf(userId)).toHaveLength(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

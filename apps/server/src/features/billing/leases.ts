@@ -4,8 +4,10 @@ import { isUniqueViolation } from '../../db/kysely'
 import type { ApiCallsTable } from '../../db/schema'
 import { AppError } from '../../errors'
 import { newId } from '../../ids'
+import { join } from 'node:path'
 import { createBillingRepo, type LedgerRow } from './billing.repo'
 import type { BillingService } from './billing.service'
+import { createUsageJournal, type JournalSegment } from './journal'
 import { withRetry } from './retry'
 
 /**
@@ -27,6 +29,10 @@ import { withRetry } from './retry'
  * If a batch fails, its calls are written one by one; any that still fail are kept and retried
  * with backoff, never dropped (L2). New calls are refused with 503 when the database stops
  * answering (below) or too many calls wait to be written (L1).
+ *
+ * Durability: each settled call is first appended to a local journal (journal.ts) with one
+ * `write(2)`, before the caller answers; the segment is deleted once its calls are committed, and a
+ * boot replays what a killed process left (`recover`), idempotently (invariant 3).
  *
  * Freshness: a lease is used without touching SQL only while SQL answered within `freshMs`;
  * otherwise the next call first renews the lease (one small transaction), so a database that went
@@ -54,6 +60,8 @@ export interface LeaseOptions {
   minCalls: number
   /** ...and doubles while busy, up to this many micro-yuan (a single larger hold still fits). */
   maxAmount: number
+  /** Where the journal of settled calls lives; default `<QIAO_DATA_DIR>/usage-journal`. */
+  journalDir: string | undefined
 }
 
 export const DEFAULT_LEASE_OPTIONS: LeaseOptions = {
@@ -66,6 +74,7 @@ export const DEFAULT_LEASE_OPTIONS: LeaseOptions = {
   ttlMs: 5 * 60_000,
   minCalls: 16,
   maxAmount: 5_000_000,
+  journalDir: undefined,
 }
 
 interface Lease {
@@ -104,6 +113,8 @@ interface Settled {
   lease: Lease
   row: Insertable<ApiCallsTable>
   cost: number
+  /** Its line in the journal, if written. */
+  segment: JournalSegment | undefined
 }
 
 class LeaseGone extends Error {}
@@ -123,6 +134,7 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
   const retry = <T>(fn: () => Promise<T>) =>
     withRetry(fn, { onRetry: (err, attempt) => logger.warn({ code: (err as { code?: unknown }).code, attempt }, 'lease transaction retried') })
 
+  const journal = createUsageJournal(options.journalDir ?? join(deps.config.QIAO_DATA_DIR, 'usage-journal'), logger)
   const leases = new Map<string, Lease>()
   let queue: Settled[] = []
   let writing: Promise<void> | undefined
@@ -372,6 +384,7 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
       written++
       sqlAnswered()
       applied(lease, { total: s.cost, fromLease, gone })
+      journal.committed(s.segment)
     }
     if (failed.length === 0) return
     stuck = stuck.concat(failed)
@@ -408,6 +421,8 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
     if (queue.length === 0) return
     const batch = queue
     queue = []
+    // The batch's calls are all in closed segments: each file goes once its calls are committed.
+    journal.rotate()
     writing = (async () => {
       let outcome: Awaited<ReturnType<typeof writeBatch>>
       try {
@@ -417,6 +432,7 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
         return writeOneByOne(batch)
       }
       for (const [lease, r] of outcome) applied(lease, r)
+      for (const c of batch) journal.committed(c.segment)
       sqlAnswered()
     })().finally(() => {
       writing = undefined
@@ -497,7 +513,8 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
       t.lease.outstanding -= t.amount
       t.lease.calls--
       t.lease.pending += cost
-      queue.push({ lease: t.lease, row, cost })
+      const segment = journal.append({ lease: t.lease.ref, userId: t.userId, cost, row })
+      queue.push({ lease: t.lease, row, cost, segment })
       if (queue.length >= options.flushMaxRows) scheduleFlush(0)
       else scheduleFlush(options.flushIntervalMs)
     },
@@ -536,6 +553,42 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
       return lease && !lease.closed ? lease.amount : 0
     },
 
+    /**
+     * Boot: settles what a killed process left in the journal (idempotent: a call already
+     * committed is skipped), then returns that process's leases named there. Returns how many
+     * calls were replayed.
+     */
+    async recover(): Promise<number> {
+      let replayed = 0
+      for (const { segment, entries } of journal.leftovers()) {
+        if (entries.length === 0) {
+          journal.committed({ ...segment, open: 1 })
+          continue
+        }
+        const dead = new Map<string, Lease>()
+        const batch: Settled[] = entries.map((e) => {
+          let lease = dead.get(e.lease)
+          if (!lease) {
+            lease = { ...newLease(e.userId), ref: e.lease, persisted: true }
+            dead.set(e.lease, lease)
+          }
+          // What the dead lease still holds for these calls goes to them first.
+          lease.amount += e.cost
+          lease.pending += e.cost
+          return { lease, row: e.row, cost: e.cost, segment }
+        })
+        while (writing) await writing
+        writing = writeOneByOne(batch).finally(() => {
+          writing = undefined
+        })
+        await writing
+        replayed += entries.length
+        for (const lease of dead.values()) await release(lease)
+      }
+      if (replayed) logger.warn({ calls: replayed }, 'usage journal replayed after an unclean stop')
+      return replayed
+    },
+
     /** Settled calls not yet written (queued, or kept after a failed write). */
     pendingCount: () => queue.length + stuck.length,
 
@@ -547,6 +600,7 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
       clearInterval(maintainTimer)
       await flush()
       if (stuck.length) await retryStuck()
+      journal.rotate()
       stopped = true
       if (flushTimer) clearTimeout(flushTimer)
       if (stuckTimer) clearTimeout(stuckTimer)
