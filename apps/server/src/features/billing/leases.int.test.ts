@@ -2,13 +2,13 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sql, type Insertable } from 'kysely'
+import type { Insertable } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Dialect } from '../../db/kysely'
 import type { ApiCallsTable } from '../../db/schema'
 import { AppError } from '../../errors'
 import { newId } from '../../ids'
 import { createTestApp, type TestApp } from '../../test/app'
+import { refuseWrites } from '../../test/faults'
 import { testDialects } from '../../test/services'
 import { registerUser } from '../auth/testing'
 import { createChatBillingHooks } from './chat-hooks'
@@ -80,33 +80,6 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
       ttftMs: null,
       upstreamRequestId: null,
       createdAt: new Date().toISOString(),
-    }
-  }
-
-  /** Makes every write to `table` fail, as a database that refuses writes would. */
-  async function refuseWrites(dialectName: Dialect, table: string): Promise<() => Promise<void>> {
-    const name = `qiao_test_refuse_${table}`
-    if (dialectName === 'sqlite') {
-      for (const op of ['INSERT', 'UPDATE']) {
-        await sql.raw(`CREATE TRIGGER ${name}_${op} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`).execute(k())
-      }
-      return async () => {
-        for (const op of ['INSERT', 'UPDATE']) await sql.raw(`DROP TRIGGER ${name}_${op}`).execute(k())
-      }
-    }
-    if (dialectName === 'mysql') {
-      for (const op of ['INSERT', 'UPDATE']) {
-        await sql.raw(`CREATE TRIGGER ${name}_${op} BEFORE ${op} ON ${table} FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'disk I/O error'`).execute(k())
-      }
-      return async () => {
-        for (const op of ['INSERT', 'UPDATE']) await sql.raw(`DROP TRIGGER ${name}_${op}`).execute(k())
-      }
-    }
-    await sql.raw(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$ LANGUAGE plpgsql`).execute(k())
-    await sql.raw(`CREATE TRIGGER ${name} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`).execute(k())
-    return async () => {
-      await sql.raw(`DROP TRIGGER ${name} ON ${table}`).execute(k())
-      await sql.raw(`DROP FUNCTION ${name}()`).execute(k())
     }
   }
 
@@ -203,7 +176,7 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
   it('L2: usage rows that cannot be written are kept and written after recovery; nothing lost, nothing twice', async () => {
     const leases = leasesWith()
     const userId = await userWith(100_000)
-    const restore = await refuseWrites(dialect, 'api_calls')
+    const restore = await refuseWrites(t.deps.db, 'api_calls')
     let restored = false
     try {
       for (let i = 0; i < 5; i++) leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
@@ -229,7 +202,7 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
     const userId = await userWith(100_000)
     leases.settle(await leases.admit(userId, 1_000), usageRow(userId, 100))
     await leases.flush()
-    const restore = await refuseWrites(dialect, 'credit_reservations')
+    const restore = await refuseWrites(t.deps.db, 'credit_reservations')
     try {
       await sleep(60)
       await expect(Promise.resolve().then(() => leases.admit(userId, 1_000))).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' })

@@ -533,6 +533,7 @@ export function createCreditLeases(deps: AppDeps, ports: { billing: Pick<Billing
     /** Writes every settled call and returns every lease no call is using (shutdown, tests). */
     async quiesce(): Promise<void> {
       await flush()
+      if (stuck.length) await retryStuck()
       await Promise.all([...leases.values()].map((l) => release(l)))
     },
 

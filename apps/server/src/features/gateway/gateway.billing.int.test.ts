@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { refuseWrites } from '../../test/faults'
 import { testDialects } from '../../test/services'
 import { estimateTurnCost } from '../billing/chat-hooks'
 import { estimatePromptTokens } from '../chat/tokens'
@@ -6,7 +7,8 @@ import { startGatewayHarness, type GatewayHarness } from './testing'
 
 /**
  * Money through the gateway on every SQL dialect: two keys of one user cannot overspend together
- * (SECURITY H1), and a client that leaves mid-stream is billed for what was generated (H5, M1).
+ * (SECURITY H1), a client that leaves mid-stream is billed for what was generated (H5, M1), and a
+ * database that stops answering means 503 and no upstream call (L1).
  */
 describe.each(testDialects())('gateway billing on %s', (dialect) => {
   let h: GatewayHarness
@@ -90,5 +92,32 @@ describe.each(testDialects())('gateway billing on %s', (dialect) => {
     expect(before - funds.balance).toBe(Number(row!.cost))
     const upstream = h.emu.requests.slice(seen).find((r) => r.path.endsWith('/chat/completions'))
     expect(upstream?.aborted).toBe(true)
+  })
+
+  it('L1: the database stops taking writes → 503 in OpenAI shape and no upstream call, then service resumes', async () => {
+    const owner = await h.account()
+    const { secret } = await h.createKey(owner)
+    const call = () =>
+      fetch(`${h.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'qwen-plus', messages: [{ role: 'user', content: 'hi' }] }),
+      })
+    expect((await call()).status).toBe(200)
+    const restore = await refuseWrites(h.t.deps.db, 'credit_reservations')
+    const seen = h.emu.requests.length
+    try {
+      // A lease is used without SQL only while SQL answered within the last second.
+      await new Promise((r) => setTimeout(r, 1_100))
+      const res = await call()
+      expect(res.status).toBe(503)
+      expect(((await res.json()) as { error: { type: string } }).error.type).toBeTruthy()
+      expect(h.emu.requests.length).toBe(seen)
+    } finally {
+      await restore()
+    }
+    expect((await call()).status).toBe(200)
+    await h.settle()
+    expect(await h.t.deps.db.kysely.selectFrom('apiCalls').select('id').where('userId', '=', owner.user.id).execute()).toHaveLength(2)
   })
 })
