@@ -8,8 +8,9 @@ import { newId } from '../../ids'
 
 /**
  * The durable outbox of batched /v1 settlement (ADR 0004, SECURITY invariant 3): a settled call is
- * appended to a local file with one `write(2)` before its answer goes out, and the file is deleted
- * once every call in it is committed to SQL. A process killed between the two leaves the file;
+ * appended to a local file in the event-loop turn that answers it — the lines of one turn go out
+ * in one `write(2)` (group commit) — and the file is deleted once every call in it is committed to
+ * SQL. A process killed between the two leaves the file;
  * the next boot replays it through the idempotent settlement (unique `request_id` and ledger
  * `ref`), so a call is neither lost nor charged twice. A written line survives the death of the
  * process (it is in the page cache), not the loss of the machine — the durability SQLite's WAL
@@ -44,7 +45,24 @@ export function createUsageJournal(dir: string, logger: Pick<FastifyBaseLogger, 
   let seq = 0
   let current: JournalSegment | undefined
   let broken = false
+  /** Lines of this turn not yet written, and the segment they belong to. */
+  let lines: string[] = []
+  let scheduled = false
   mkdirSync(dir, { recursive: true })
+
+  /** Writes this turn's lines with one system call. */
+  function write(): void {
+    scheduled = false
+    if (lines.length === 0 || !current || current.fd === undefined) return
+    const text = lines.length === 1 ? lines[0]! : lines.join('')
+    lines = []
+    try {
+      writeSync(current.fd, text)
+    } catch (err) {
+      broken = true
+      logger.error({ err, dir }, 'usage journal cannot be written; batched usage is no longer crash-safe')
+    }
+  }
 
   function unlink(seg: JournalSegment): void {
     try {
@@ -55,6 +73,7 @@ export function createUsageJournal(dir: string, logger: Pick<FastifyBaseLogger, 
   }
 
   function close(seg: JournalSegment): void {
+    if (seg === current) write()
     if (seg.fd !== undefined) closeSync(seg.fd)
     seg.fd = undefined
     seg.closed = true
@@ -65,9 +84,10 @@ export function createUsageJournal(dir: string, logger: Pick<FastifyBaseLogger, 
     dir,
 
     /**
-     * Appends one settled call; synchronous, so it is on disk before the caller answers. A
-     * journal that cannot be written (disk full) is logged once and skipped from then on: the
-     * calls still settle through the in-memory queue, only without crash protection.
+     * Appends one settled call; it reaches the file at the end of this event-loop turn, with the
+     * other calls settled in it. A journal that cannot be written (disk full) is logged once and
+     * skipped from then on: the calls still settle through the in-memory queue, only without
+     * crash protection.
      */
     append(entry: JournalEntry): JournalSegment | undefined {
       if (broken) return undefined
@@ -76,7 +96,11 @@ export function createUsageJournal(dir: string, logger: Pick<FastifyBaseLogger, 
           const file = join(dir, `${host}${SEP}${process.pid}${SEP}${instance}${SEP}${++seq}.jsonl`)
           current = { file, fd: openSync(file, 'a'), open: 0, closed: false }
         }
-        writeSync(current.fd!, `${JSON.stringify(entry)}\n`)
+        lines.push(`${JSON.stringify(entry)}\n`)
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(write)
+        }
         current.open++
         return current
       } catch (err) {
@@ -86,12 +110,12 @@ export function createUsageJournal(dir: string, logger: Pick<FastifyBaseLogger, 
       }
     },
 
-    /** Closes the current segment: what follows goes to a new file. */
+    /** Closes the current segment (writing what it still has): what follows goes to a new file. */
     rotate(): void {
       if (!current) return
       const seg = current
-      current = undefined
       close(seg)
+      current = undefined
     },
 
     /** One entry of `seg` is committed to SQL; the file goes when all are. */

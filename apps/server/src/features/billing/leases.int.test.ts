@@ -244,6 +244,8 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
       const dying = leasesWith({ journalDir: dir, flushIntervalMs: 3_600_000, flushMaxRows: 1_000 })
       const userId = await userWith(100_000)
       for (const cost of [100, 200, 300]) dying.settle(await dying.admit(userId, 1_000), usageRow(userId, cost))
+      // Lines reach the file at the end of the event-loop turn that settled them.
+      await new Promise((r) => setImmediate(r))
       const files = readdirSync(dir)
       expect(files).toHaveLength(1)
       expect(readFileSync(join(dir, files[0]!), 'utf8').trim().split('\n')).toHaveLength(3)

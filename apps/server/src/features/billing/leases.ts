@@ -30,8 +30,8 @@ import { withRetry } from './retry'
  * with backoff, never dropped (L2). New calls are refused with 503 when the database stops
  * answering (below) or too many calls wait to be written (L1).
  *
- * Durability: each settled call is first appended to a local journal (journal.ts) with one
- * `write(2)`, before the caller answers; the segment is deleted once its calls are committed, and a
+ * Durability: each settled call is first appended to a local journal (journal.ts), written in the
+ * event-loop turn that answers it; the segment is deleted once its calls are committed, and a
  * boot replays what a killed process left (`recover`), idempotently (invariant 3).
  *
  * Freshness: a lease is used without touching SQL only while SQL answered within `freshMs`;
@@ -65,7 +65,7 @@ export interface LeaseOptions {
 }
 
 export const DEFAULT_LEASE_OPTIONS: LeaseOptions = {
-  flushIntervalMs: 20,
+  flushIntervalMs: 50,
   flushMaxRows: 256,
   maxPending: 20_000,
   freshMs: 1_000,
