@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../errors'
-import { createMemoryRateLimiter, decisive, fallbackShare, rateLimited, rateLimitHeaders } from './rate-limit'
+import { createMemoryRateLimiter, decisive, fallbackShare, newSlotId, rateLimited, rateLimitHeaders } from './rate-limit'
 
 /** The in-process limiter, on an injected clock: refill is checked by moving time, never by sleeping. */
 describe('memory rate limiter', () => {
@@ -94,5 +94,13 @@ describe('memory rate limiter', () => {
     expect(fallbackShare(60)).toBe(15)
     expect(fallbackShare(5)).toBe(2)
     expect(fallbackShare(1)).toBe(1)
+  })
+
+  it('gives every concurrency slot its own id, tagged with this process', () => {
+    const ids = Array.from({ length: 10_000 }, () => newSlotId())
+    expect(new Set(ids).size).toBe(ids.length)
+    const tags = new Set(ids.map((id) => id.split('.')[0]))
+    expect(tags.size).toBe(1)
+    expect([...tags][0]!.length).toBeGreaterThanOrEqual(12)
   })
 })

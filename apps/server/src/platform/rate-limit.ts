@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import type { Redis } from 'ioredis'
 import { AppError } from '../errors'
-import { randomToken } from '../ids'
 
 /**
  * Token buckets and concurrency gates (SECURITY.md G2–G4). One interface, three implementations:
@@ -85,6 +84,20 @@ export function decisive(decisions: RateDecision[]): RateDecision {
   return decisions.reduce((a, b) => (b.remaining / b.limit < a.remaining / a.limit ? b : a))
 }
 
+let instanceTag: string | undefined
+let slotSeq = 0
+
+/**
+ * A concurrency slot's id. It only has to differ from every other slot held in the same gate (by
+ * any instance sharing Redis), not be unguessable: a random tag drawn once per process and a
+ * counter, instead of a CSPRNG call on every request.
+ */
+export function newSlotId(): string {
+  instanceTag ??= randomBytes(9).toString('base64url')
+  slotSeq = (slotSeq + 1) % Number.MAX_SAFE_INTEGER
+  return `${instanceTag}.${slotSeq.toString(36)}`
+}
+
 function validate(spec: BucketSpec): void {
   if (!(spec.capacity > 0) || !(spec.refillPerSec > 0) || (spec.cost ?? 1) < 0) {
     throw new Error(`invalid bucket ${spec.key}: capacity and refill must be positive`)
@@ -109,8 +122,7 @@ export function createMemoryRateLimiter(now: () => number = Date.now): RateLimit
     }
   }
 
-  function refilled(spec: BucketSpec, t: number): number {
-    const b = buckets.get(spec.key)
+  function refilled(spec: BucketSpec, b: { tokens: number; ts: number } | undefined, t: number): number {
     if (!b) return spec.capacity
     return Math.min(spec.capacity, b.tokens + (Math.max(0, t - b.ts) / 1000) * spec.refillPerSec)
   }
@@ -119,14 +131,23 @@ export function createMemoryRateLimiter(now: () => number = Date.now): RateLimit
     specs.forEach(validate)
     const t = now()
     sweep(t)
-    const levels = specs.map((s) => refilled(s, t))
+    // Every request passes here: one lookup per bucket, and buckets are updated in place.
+    const held = specs.map((s) => buckets.get(s.key))
+    const levels = specs.map((s, i) => refilled(s, held[i], t))
     const ok = specs.every((s, i) => s.debit || levels[i]! >= (s.cost ?? 1))
-    const outcomes = specs.map((s, i): BucketOutcome => {
-      const after = ok || s.debit ? levels[i]! - (s.cost ?? 1) : levels[i]!
-      buckets.set(s.key, { tokens: after, ts: t })
-      return { allowed: s.debit ? ok && after >= 0 : ok, tokens: after }
-    })
-    return decisive(specs.map((s, i) => decisionOf(s, outcomes[i]!)))
+    return decisive(
+      specs.map((s, i) => {
+        const after = ok || s.debit ? levels[i]! - (s.cost ?? 1) : levels[i]!
+        const b = held[i]
+        if (b) {
+          b.tokens = after
+          b.ts = t
+        } else {
+          buckets.set(s.key, { tokens: after, ts: t })
+        }
+        return decisionOf(s, { allowed: s.debit ? ok && after >= 0 : ok, tokens: after })
+      }),
+    )
   }
 
   return {
@@ -142,7 +163,7 @@ export function createMemoryRateLimiter(now: () => number = Date.now): RateLimit
         const soonest = Math.min(...slots.values())
         return { allowed: false, limit: max, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((soonest - t) / 1000)) }
       }
-      const id = randomToken(9)
+      const id = newSlotId()
       slots.set(id, t + ttlMs)
       let released = false
       return {
@@ -261,7 +282,7 @@ export function createRedisRateLimiter(options: { redis: Redis; prefix: string; 
     takeAll,
     async acquire({ key, max, ttlMs }) {
       const gate = `${prefix}gate:${key}`
-      const id = randomToken(9)
+      const id = newSlotId()
       const [ok, held, waitMs] = (await withTimeout(acquireScript.run(redis, [gate], [max, ttlMs, id]), timeoutMs)) as [
         number,
         number,

@@ -185,6 +185,35 @@ describe('cancellation', () => {
     }
   })
 
+  it('stops every call made under one signal, including those that started after an earlier one finished', async () => {
+    // /v1 hands out one signal per client connection: calls made under it one after another and
+    // side by side must all hear its abort.
+    const controller = new AbortController()
+    const slow = await startEmulator({ chunkDelayMs: 200 })
+    try {
+      const first = await runChat(dashScopeAdapter, { ...hello, stream: false }, { ...ctx, signal: controller.signal })
+      expect(first.error).toBeUndefined()
+      const streams = [0, 1].map(async () => {
+        const seen: string[] = []
+        try {
+          for await (const ev of dashScopeAdapter.chat(hello, { ...ctx, baseUrl: slow.url, signal: controller.signal })) seen.push(ev.type)
+        } catch (err) {
+          return { seen, err }
+        }
+        return { seen, err: undefined }
+      })
+      await vi.waitFor(() => expect(slow.requests.filter((r) => r.path === CHAT)).toHaveLength(2))
+      controller.abort()
+      for (const { seen, err } of await Promise.all(streams)) {
+        expect(err).toMatchObject({ name: 'AbortError' })
+        expect(seen).not.toContain('done')
+      }
+      await vi.waitFor(() => expect(slow.requests.every((r) => r.aborted)).toBe(true))
+    } finally {
+      await slow.close()
+    }
+  })
+
   it('aborts a retry wait', async () => {
     emu.inject({ type: 'http_error', status: 429, retryAfterSeconds: 4 }, { path: CHAT })
     const controller = new AbortController()

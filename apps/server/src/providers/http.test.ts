@@ -35,6 +35,9 @@ describe('joinUrl', () => {
   it('puts exactly one slash between base and path', () => {
     expect(joinUrl('https://h/v1/', '/chat/completions')).toBe('https://h/v1/chat/completions')
     expect(joinUrl('https://h/v1', 'embeddings')).toBe('https://h/v1/embeddings')
+    expect(joinUrl('https://h/v1', '/chat/completions')).toBe('https://h/v1/chat/completions')
+    expect(joinUrl('https://h/v1//', '//chat')).toBe('https://h/v1/chat')
+    expect(joinUrl('https://h/v1', '//chat')).toBe('https://h/v1/chat')
   })
 })
 

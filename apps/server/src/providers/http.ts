@@ -8,8 +8,8 @@
  * and every error message is built from our own words plus upstream text with the key scrubbed out;
  * raw transport errors are never attached as `cause` (they can carry request options).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, request, type Dispatcher } from 'undici'
+import { EventEmitter } from 'node:events'
+import { Agent, Dispatcher, request } from 'undici'
 import { parseSse, type SseEvent, type SseItem } from './sse'
 import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, ProviderError, type RetryPolicy, type Timeouts, type UpstreamContext } from './types'
 
@@ -77,6 +77,8 @@ function defaultDispatcher(connectMs: number): Dispatcher {
 
 /** `base` + `path` with exactly one slash between them. */
 export function joinUrl(base: string, path: string): string {
+  // The usual case (runs on every call): no slash to trim on either side.
+  if (!base.endsWith('/') && path.startsWith('/') && path[1] !== '/') return base + path
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`
 }
 
@@ -132,12 +134,50 @@ function headerString(headers: Record<string, string | string[] | undefined>, na
 
 type Phase = 'first byte' | 'idle' | 'total'
 
-/** Why a finished call's controller is aborted (only to free its socket); never shown to anyone. */
+/**
+ * What undici needs of an abort signal (it takes an EventEmitter as well as an AbortSignal). An
+ * AbortController costs microseconds to make, listen to and fire; a call makes one of these per
+ * request, so it is the cheap kind.
+ */
+class CallAbort extends EventEmitter {
+  aborted = false
+  reason: unknown = undefined
+
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.emit('abort')
+  }
+}
+
+/** Why a call's request is aborted by our own timers or its caller; never shown to anyone. */
+const CALL_STOPPED = Object.freeze(new Error('upstream call stopped'))
+/** Why an unfinished call is aborted at its end (only to free its socket); never shown to anyone. */
 const CALL_CLOSED = Object.freeze(new Error('upstream call closed'))
 
-/** One logical upstream call: its timers, its abort controller and its retry budget. */
+/**
+ * Calls watch their caller's signal through one shared listener per signal. A signal often serves
+ * many calls (the /v1 routes hand out one per client connection), and adding and removing an
+ * EventTarget listener on every call cost more than the rest of a call's bookkeeping.
+ */
+const abortWatchers = new WeakMap<AbortSignal, Set<() => void>>()
+
+function watchAbort(signal: AbortSignal, onAbort: () => void): Set<() => void> {
+  let watchers = abortWatchers.get(signal)
+  if (!watchers) {
+    const fresh = new Set<() => void>()
+    abortWatchers.set(signal, fresh)
+    signal.addEventListener('abort', () => fresh.forEach((fn) => fn()), { once: true })
+    watchers = fresh
+  }
+  watchers.add(onAbort)
+  return watchers
+}
+
+/** One logical upstream call: its timers, its abort handle and its retry budget. */
 class Call {
-  readonly controller = new AbortController()
+  readonly abort = new CallAbort()
   readonly timeouts: Timeouts
   readonly retry: RetryPolicy
   readonly dispatcher: Dispatcher
@@ -145,24 +185,25 @@ class Call {
   private readonly totalTimer: NodeJS.Timeout
   private readonly deadline: number
   private timedOut: Phase | undefined
-  private readonly onAbort = (): void => this.controller.abort()
+  /** Set once the answer was read to its end: the socket is back in the pool, nothing to abort. */
+  private finished = false
+  private readonly onAbort = (): void => this.abort.abort(CALL_STOPPED)
+  private readonly watchers: Set<() => void> | undefined
 
   constructor(private readonly ctx: UpstreamContext) {
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(ctx.timeouts) }
-    this.retry = { ...DEFAULT_RETRY, ...definedOnly(ctx.retry) }
+    this.timeouts = ctx.timeouts ? { ...DEFAULT_TIMEOUTS, ...definedOnly(ctx.timeouts) } : DEFAULT_TIMEOUTS
+    this.retry = ctx.retry ? { ...DEFAULT_RETRY, ...definedOnly(ctx.retry) } : DEFAULT_RETRY
     this.dispatcher = ctx.dispatcher ?? defaultDispatcher(this.timeouts.connectMs)
     this.deadline = Date.now() + this.timeouts.totalMs
     this.totalTimer = setTimeout(() => this.expire('total'), this.timeouts.totalMs)
     this.totalTimer.unref()
-    if (ctx.signal) {
-      if (ctx.signal.aborted) this.controller.abort()
-      else ctx.signal.addEventListener('abort', this.onAbort, { once: true })
-    }
+    if (ctx.signal?.aborted) this.abort.abort(CALL_STOPPED)
+    else if (ctx.signal) this.watchers = watchAbort(ctx.signal, this.onAbort)
   }
 
   private expire(phase: Phase): void {
     this.timedOut ??= phase
-    this.controller.abort()
+    this.abort.abort(CALL_STOPPED)
   }
 
   arm(phase: 'first byte' | 'idle'): void {
@@ -177,13 +218,17 @@ class Call {
     clearTimeout(this.phaseTimer)
   }
 
+  /** The answer was read to its end. */
+  finish(): void {
+    this.finished = true
+  }
+
   close(): void {
     clearTimeout(this.phaseTimer)
     clearTimeout(this.totalTimer)
-    this.ctx.signal?.removeEventListener('abort', this.onAbort)
-    // Releases the socket if the body was not read to the end (consumer stopped early). A shared
-    // reason: the default one is a new DOMException with a stack trace, on every call.
-    this.controller.abort(CALL_CLOSED)
+    this.watchers?.delete(this.onAbort)
+    // Releases the socket if the body was not read to the end (consumer stopped early).
+    if (!this.finished) this.abort.abort(CALL_CLOSED)
   }
 
   /** Milliseconds left before the total deadline. */
@@ -220,13 +265,28 @@ class Call {
     if (waitedMs + delay > this.retry.maxTotalWaitMs || delay >= this.remainingMs()) return undefined
     // Waiting is not the upstream being slow: the first-byte clock restarts with the next attempt.
     this.disarm()
-    try {
-      await sleep(delay, undefined, { signal: this.controller.signal })
-    } catch {
+    const stopped = await this.wait(delay)
+    if (stopped) {
       this.throwIfStopped()
       throw new ProviderError('upstream_unavailable', 'Upstream call aborted')
     }
     return delay
+  }
+
+  /** Sleeps `ms`; resolves true early if the call is aborted meanwhile. */
+  private wait(ms: number): Promise<boolean> {
+    if (this.abort.aborted) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const onAbort = (): void => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.abort.off('abort', onAbort)
+        resolve(false)
+      }, ms)
+      this.abort.once('abort', onAbort)
+    })
   }
 }
 
@@ -278,18 +338,50 @@ function validateKey(apiKey: string): void {
 }
 
 /**
+ * undici's request API applied to a dispatcher, which may be any object with `dispatch` (the SSRF
+ * guard, a test's recorder) — as undici's own top-level `request(url, { dispatcher })` does, minus
+ * parsing the URL again on every call.
+ */
+function dispatchRequest(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  return Dispatcher.prototype.request.call(dispatcher, options) as Promise<Dispatcher.ResponseData>
+}
+
+/** Where a request goes, as undici's dispatchers take it. */
+interface Target {
+  origin: string
+  path: string
+}
+
+/**
+ * Upstream URLs are a handful of strings (channel base URL + endpoint), so each is parsed and
+ * checked once rather than on every call. Bounded: an admin editing base URLs all day cannot grow it.
+ */
+const targets = new Map<string, Target>()
+const MAX_TARGETS = 1_000
+
+function upstreamTarget(href: string): Target {
+  const known = targets.get(href)
+  if (known) return known
+  let url: URL
+  try {
+    url = new URL(href)
+  } catch {
+    throw new ProviderError('bad_request', 'The channel base URL is not a valid URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProviderError('bad_request', 'The channel base URL must be http or https')
+  const target = { origin: url.origin, path: `${url.pathname}${url.search}` }
+  if (targets.size >= MAX_TARGETS) targets.clear()
+  targets.set(href, target)
+  return target
+}
+
+/**
  * Sends the request until it gets a 2xx (retrying per policy), then hands back the open response.
  * The phase timer is left on "first byte".
  */
 async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, accept: string): Promise<Dispatcher.ResponseData> {
   validateKey(ctx.apiKey)
-  let url: URL
-  try {
-    url = new URL(req.url)
-  } catch {
-    throw new ProviderError('bad_request', 'The channel base URL is not a valid URL')
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProviderError('bad_request', 'The channel base URL must be http or https')
+  const target = upstreamTarget(req.url)
   const headers: Record<string, string> = {
     accept,
     ...req.headers,
@@ -304,12 +396,13 @@ async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, acce
     call.arm('first byte')
     let res: Dispatcher.ResponseData
     try {
-      res = await request(url, {
+      res = await dispatchRequest(call.dispatcher, {
+        origin: target.origin,
+        path: target.path,
         method: req.method,
         headers,
         body: body ?? null,
-        dispatcher: call.dispatcher,
-        signal: call.controller.signal,
+        signal: call.abort,
         // Our own timers govern; undici's would fire with less precise errors.
         headersTimeout: 0,
         bodyTimeout: 0,
@@ -372,6 +465,7 @@ export async function requestJson(req: UpstreamRequest, ctx: UpstreamContext): P
       throw call.classify(err, 'in body').error
     }
     if (read.truncated) throw new ProviderError('upstream_unavailable', 'Upstream response is too large')
+    call.finish()
     try {
       return { json: JSON.parse(read.text) as unknown, headers: res.headers }
     } catch {
@@ -411,7 +505,10 @@ export async function* requestSse(req: UpstreamRequest, ctx: UpstreamContext): A
       } catch (err) {
         throw call.classify(err, 'in body').error
       }
-      if (next.done) break
+      if (next.done) {
+        call.finish()
+        break
+      }
       const item = next.value
       if (item.type === 'comment') continue
       // The consumer's own pace (a slow client) is not upstream idleness: pause while it works.
@@ -447,7 +544,7 @@ export async function downloadBytes(
     call.arm('first byte')
     let res: Dispatcher.ResponseData
     try {
-      res = await request(parsed, { method: 'GET', dispatcher: call.dispatcher, signal: call.controller.signal, headersTimeout: 0, bodyTimeout: 0 })
+      res = await request(parsed, { method: 'GET', dispatcher: call.dispatcher, signal: call.abort, headersTimeout: 0, bodyTimeout: 0 })
     } catch (err) {
       throw call.classify(err, 'before response').error
     }
@@ -467,6 +564,7 @@ export async function downloadBytes(
     } catch (err) {
       throw call.classify(err, 'in body').error
     }
+    call.finish()
     return { bytes: Buffer.concat(chunks), contentType: headerString(res.headers, 'content-type') }
   } finally {
     call.close()

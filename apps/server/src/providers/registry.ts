@@ -329,6 +329,8 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
 
   // ── ordering ──
   function ordered(channels: Channel[]): Channel[] {
+    // Most models have one channel: nothing to order (and no random draw to make).
+    if (channels.length === 1) return channels
     const groups = new Map<number, Channel[]>()
     for (const c of channels) groups.set(c.priority, [...(groups.get(c.priority) ?? []), c])
     const out: Channel[] = []
@@ -583,22 +585,28 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
             if (next.value.type !== 'start') return { iterator, buffered }
           }
         })
-        committed = { ...value, meta: m }
+        committed = { iterator: value.iterator, buffered: value.buffered, meta: m }
       } catch (err) {
         rejectMeta(err)
         throw toAppErrorUnlessAbort(err, opts.signal)
       }
       resolveMeta(committed.meta)
-      yield* committed.buffered
+      for (const ev of committed.buffered) yield ev
       const last = committed.buffered[committed.buffered.length - 1]
       if (last?.type === 'done') return
+      // Whether the upstream iterator ran to its end (or failed): then there is nothing to close.
+      let ended = false
       try {
         for (;;) {
           const next = await committed.iterator.next()
-          if (next.done) return
+          if (next.done) {
+            ended = true
+            return
+          }
           yield next.value
         }
       } catch (err) {
+        ended = true
         // After the first event nothing is retried: the error goes to the caller as it is.
         if (err instanceof ProviderError && (err.kind === 'upstream_unavailable' || err.kind === 'timeout')) {
           breakerFailure(committed.meta.channelId)
@@ -606,7 +614,7 @@ export function createProviderRegistry(deps: AppDeps, options: RegistryOptions =
         throw toAppErrorUnlessAbort(err, opts.signal)
       } finally {
         // The consumer stopped early (client gone): close the upstream stream.
-        await committed.iterator.return?.().catch(() => undefined)
+        if (!ended) await committed.iterator.return?.().catch(() => undefined)
       }
     }
     return { events: run(), meta }

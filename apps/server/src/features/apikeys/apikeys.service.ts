@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { API_KEY_SECRET_PREFIX, MAX_ACTIVE_API_KEYS, type ApiKey, type CreateApiKeyBody, type CreatedApiKey } from '@qiao/shared'
 import type { ApiKeyCaller, AppDeps } from '../../context'
 import { isUniqueViolation } from '../../db/kysely'
@@ -62,7 +62,8 @@ interface CachedKey {
 
 const invalidKey = () => new AppError('UNAUTHENTICATED', 'Incorrect API key provided. You can find your API keys in Qiao under Settings → API keys.')
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest()
+/** One-shot: no Hash object per call (this runs on every /v1 request). */
+const sha256 = (text: string): Buffer => hash('sha256', text, 'buffer')
 
 function parseModels(json: string | null): string[] | null {
   if (json === null) return null

@@ -30,11 +30,13 @@ export function meterUsage(r: {
   prices: { inputPerMTok?: number; outputPerMTok?: number }
 }): MeteredUsage {
   const produced = r.text.length > 0 || r.reasoning.length > 0
-  const deliveredOut = estimateTokens(r.text) + estimateTokens(r.reasoning)
-  const trusted = r.usage && !(r.usage.outputTokens === 0 && deliveredOut > 0) ? r.usage : undefined
+  // Estimated only when needed: usage that accounts for the output makes the estimate moot.
+  let delivered: number | undefined
+  const deliveredOut = (): number => (delivered ??= estimateTokens(r.text) + estimateTokens(r.reasoning))
+  const trusted = r.usage && !(r.usage.outputTokens === 0 && deliveredOut() > 0) ? r.usage : undefined
   const started = r.upstreamStarted || produced
   const promptTokens = trusted ? trusted.inputTokens : started ? r.promptEstimate : 0
-  const completionTokens = trusted ? trusted.outputTokens : deliveredOut
+  const completionTokens = trusted ? trusted.outputTokens : deliveredOut()
   return {
     promptTokens,
     completionTokens,

@@ -13,23 +13,52 @@ export const PER_MESSAGE_TOKENS = 4
 export const IMAGE_TOKENS_ESTIMATE = 1280
 
 const WORD = /[\p{L}\p{N}_]/u
+const SPACE = /\s/u
+
+/** ASCII word characters: `[A-Za-z0-9_]`, what WORD matches below 0x80. */
+function isAsciiWord(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f
+}
 
 /**
  * A conservative token count: one per CJK character, and one per started group of four
  * characters in every run of word characters or of punctuation (tokenizers split the two).
- * Never 0 for a string with visible text.
+ * Never 0 for a string with visible text. ASCII is classified by code (it runs over every prompt
+ * and answer); other characters by the Unicode classes above.
  */
 export function estimateTokens(text: string): number {
   let tokens = 0
   let run = 0
   let runIsWord = false
-  for (const ch of text) {
-    if (CJK.test(ch) || /\s/u.test(ch)) {
-      tokens += Math.ceil(run / 4) + (/\s/u.test(ch) ? 0 : 1)
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    let space: boolean
+    let cjk: boolean
+    let isWord: boolean
+    if (code < 0x80) {
+      // /\s/ below 0x80: tab, line feed, vertical tab, form feed, carriage return, space.
+      space = code === 0x20 || (code >= 0x09 && code <= 0x0d)
+      cjk = false
+      isWord = isAsciiWord(code)
+    } else {
+      let ch = text[i]!
+      // A surrogate pair is one character (one code point), as `for…of` would see it.
+      if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+        const low = text.charCodeAt(i + 1)
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          ch = text.slice(i, i + 2)
+          i++
+        }
+      }
+      space = SPACE.test(ch)
+      cjk = CJK.test(ch)
+      isWord = WORD.test(ch)
+    }
+    if (cjk || space) {
+      tokens += Math.ceil(run / 4) + (space ? 0 : 1)
       run = 0
       continue
     }
-    const isWord = WORD.test(ch)
     if (run > 0 && isWord !== runIsWord) {
       tokens += Math.ceil(run / 4)
       run = 0

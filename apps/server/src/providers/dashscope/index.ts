@@ -15,9 +15,18 @@ import { nativeChat, thinkingFields } from './native'
 export { mapDashScopeError, classifyDashScopeError } from './errors'
 export { waitForImageTask, type WaitOptions } from './images'
 
+const hosts = new Map<string, string>()
+
 /** The host root, also when an admin pasted a URL that already ends in an API prefix. */
 export function dashScopeHost(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, '').replace(/\/(compatible-mode\/v1|api\/v1)$/, '')
+  let host = hosts.get(baseUrl)
+  if (host === undefined) {
+    host = baseUrl.replace(/\/+$/, '').replace(/\/(compatible-mode\/v1|api\/v1)$/, '')
+    // A channel's base URL is one of a handful of strings; worked out once, not on every call.
+    if (hosts.size >= 1_000) hosts.clear()
+    hosts.set(baseUrl, host)
+  }
+  return host
 }
 
 const host = (ctx: UpstreamContext): string => dashScopeHost(ctx.baseUrl)
