@@ -2,24 +2,20 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import fastifyCookie from '@fastify/cookie'
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
-import fastifySwagger from '@fastify/swagger'
-import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { AppDeps } from './context'
 import { AppError, forbidden, installErrorHandler } from './errors'
 import { newId } from './ids'
 import { createServices, type Services } from './services'
 import { registerFeatureRoutes } from './routes'
 import { sendOpenAiError } from './features/gateway/openai-errors'
+import { apiDocs } from './features/ops/api-docs'
 import { opsRoutes } from './features/ops/ops.routes'
 import { enforceRateLimit } from './platform/rate-limit'
+import { requestLogger } from './platform/logger'
+import { installSecurityHeaders } from './platform/security-headers'
 
 /** One registered route as the route-table test sees it (SECURITY.md C5); `auth` as declared. */
 export interface RouteTableEntry {
@@ -47,6 +43,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps
   const options: FastifyServerOptions = {
     loggerInstance: deps.logger,
+    // Each request's child logger is made on its first line, not for every request.
+    childLoggerFactory: requestLogger,
     bodyLimit: config.QIAO_BODY_LIMIT,
     // Trust exactly as many proxy hops as configured (0 = none): X-Forwarded-For is otherwise forgeable.
     trustProxy: (_addr: string, hop: number) => hop < config.QIAO_TRUST_PROXY,
@@ -72,6 +70,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     void reply.header('x-request-id', request.id)
     done()
   })
+  // CSP, nosniff, no framing (SECURITY.md E4): built once, on every answer, 401s and 429s included.
+  installSecurityHeaders(app, { strictTransportSecurity: config.QIAO_PUBLIC_URL.startsWith('https:') })
 
   // Every route must say who may call it; a route without `config.auth` fails at startup.
   const routeTable: RouteTableEntry[] = []
@@ -87,12 +87,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
 
   const services = createServices(deps)
-
-  // Requests per minute per IP on every auth route (SECURITY.md G4), before authentication and
   // After the last request: write the batched /v1 usage and return the credit leases.
   app.addHook('onClose', async () => {
     await services.leases.close()
   })
+
+  // Requests per minute per IP on every auth route (SECURITY.md G4), before authentication and
   // validation so neither bcrypt nor the parser runs for a flood. Keyed on the matched route, not
   // the raw URL, so spelling variants of a path cannot dodge it.
   app.addHook('onRequest', async (request, reply) => {
@@ -119,28 +119,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   })
 
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        // antd's CSS-in-JS injects <style> elements; styles are not scripts.
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:', 'blob:'],
-        fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        workerSrc: ["'self'"],
-        manifestSrc: ["'self'"],
-      },
-    },
-    crossOriginEmbedderPolicy: false,
-    strictTransportSecurity: config.QIAO_PUBLIC_URL.startsWith('https:'),
-  })
   await app.register(fastifyCors, {
     // Closed by default: only the listed origins may call the API from a browser.
     origin: config.QIAO_CORS_ORIGINS?.length ? config.QIAO_CORS_ORIGINS : false,
@@ -148,17 +126,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
   await app.register(fastifyCookie)
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: 'Qiao API', version: '0.1.0', description: 'The Qiao (桥) HTTP API. See API.md.' },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-    },
-    transform: jsonSchemaTransform,
-  })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: false })
-  app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, () => app.swagger())
+  // /openapi.json and /docs: built on first request (before any route: it records them).
+  apiDocs(app)
 
   opsRoutes(app, deps, services)
   await registerFeatureRoutes(app, deps, services)

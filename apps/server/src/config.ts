@@ -89,7 +89,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.NODE_ENV === 'production') {
     if (!cfg.QIAO_JWT_PRIVATE_KEY) problems.push('QIAO_JWT_PRIVATE_KEY: required in production')
     if (!cfg.QIAO_MASTER_KEY) problems.push('QIAO_MASTER_KEY: required in production')
-    if (cfg.QIAO_MASTER_KEY && /^(change-?me|example|x+)/i.test(cfg.QIAO_MASTER_KEY)) {
+    if (cfg.QIAO_MASTER_KEY && /^(change-?me|example|x+=*$)/i.test(cfg.QIAO_MASTER_KEY)) {
       problems.push('QIAO_MASTER_KEY: an example value; generate one with `openssl rand -base64 32`')
     }
     if (cfg.QIAO_ADMIN_PASSWORD && /^(change-?me|admin|password|example)/i.test(cfg.QIAO_ADMIN_PASSWORD)) {

@@ -1,70 +1,12 @@
-import { Redis } from 'ioredis'
-import { buildApp } from './app'
-import { ConfigError, loadConfig } from './config'
-import { openDb } from './db/kysely'
-import { migrateToLatest } from './db/migrate'
-import { createLogger } from './platform/logger'
-import { loadJwtKeys, loadMasterKeys } from './platform/keys'
-import { startup } from './startup'
+import { tuneHeap } from './platform/heap'
 
-/** The process shell: config → database → migrations → app → listen → drain on SIGTERM. */
-async function main(): Promise<void> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      process.exit(1)
-    }
-    throw err
-  }
-  const logger = createLogger(config.LOG_LEVEL)
-  const db = openDb({ url: config.DATABASE_URL, dataDir: config.QIAO_DATA_DIR })
-  const applied = await migrateToLatest(db.kysely)
-  if (applied.length) logger.info({ applied }, 'database migrated')
-
-  const redis = config.REDIS_URL
-    ? new Redis(config.REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: false })
-    : undefined
-  redis?.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'))
-
-  const deps = {
-    config,
-    db,
-    logger,
-    redis,
-    jwtKeys: loadJwtKeys(config, logger),
-    masterKeys: loadMasterKeys(config, logger),
-  }
-  const app = await buildApp(deps)
-  const stopBackground = await startup(app, deps)
-
-  await app.listen({ port: config.PORT, host: config.HOST })
-
-  let closing = false
-  const shutdown = (signal: string) => {
-    if (closing) return
-    closing = true
-    logger.info({ signal }, 'draining')
-    // Force exit if draining takes too long (e.g. a stuck upstream).
-    setTimeout(() => process.exit(1), 30_000).unref()
-    void (async () => {
-      // Live chat streams first, while their upstreams (the built-in emulator too) still run.
-      await app.services.chat.drain()
-      await stopBackground()
-      await app.close()
-      redis?.disconnect()
-      await db.close()
-      logger.info('stopped')
-      process.exit(0)
-    })()
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
-}
-
-main().catch((err: unknown) => {
-  console.error(err)
-  process.exit(1)
-})
+// The process entry. The heap settings come first: V8 applies them from here on, so they must be
+// set before the server's modules (and everything they import) load. The server is imported
+// dynamically for that reason; in the bundle it is a chunk of its own.
+tuneHeap()
+import('./server')
+  .then(({ serve }) => serve())
+  .catch((err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  })
