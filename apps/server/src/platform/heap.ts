@@ -20,9 +20,10 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
  *   Its optimizing tier-up takes ~35 MB of compiler memory at once, ~10 MB of which the allocator
  *   keeps; parsing upstream answers is under 1 % of the gateway's CPU.
  *
- * Measured with `node bench/run.mjs --quick` (SQLite, 32 connections): RSS idle ~123 → ~104 MB,
- * peak ~213 → ~145 MB; garbage collection goes from ~5 % to ~10 % of the main thread's busy time,
- * about +5 % CPU per proxied request (a 4 MB semi-space: peak ~141 MB for ~+13 %; 8 MB: ~150 MB).
+ * Measured with bench/run.mjs (--quick, SQLite, 32 connections, 5 paired runs): RSS idle ~122 →
+ * ~107 MB, peak ~197 → ~134 MB; garbage collection ~5 % → ~8 % of the main thread's busy time,
+ * CPU per proxied request ~+5 % (+0.005 to +0.027 ms on ~0.29 ms). A 6 MB semi-space gave a peak
+ * of ~127 MB for ~+12 % CPU; without --liftoff-only the peak is ~11 MB higher.
  * An operator who passes V8 heap flags on the command line or in NODE_OPTIONS gets exactly those
  * instead. (NODE_OPTIONS is Node's own variable, read here because this runs before config.ts.)
  */
