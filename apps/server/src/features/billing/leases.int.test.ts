@@ -2,15 +2,14 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Insertable } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { ApiCallsTable } from '../../db/schema'
 import { AppError } from '../../errors'
 import { newId } from '../../ids'
 import { createTestApp, type TestApp } from '../../test/app'
 import { refuseWrites } from '../../test/faults'
 import { testDialects } from '../../test/services'
 import { registerUser } from '../auth/testing'
+import { apiCallRow } from '../usage/testing'
 import { createChatBillingHooks } from './chat-hooks'
 import { createCreditLeases, type CreditLeases, type LeaseOptions, type LeaseTicket } from './leases'
 
@@ -55,33 +54,8 @@ describe.each(testDialects())('credit leases on %s', (dialect) => {
   const ledgerOf = (userId: string) => k().selectFrom('creditLedger').selectAll().where('userId', '=', userId).where('reason', '=', 'usage').execute()
   const leaseRows = (userId: string) => k().selectFrom('creditReservations').selectAll().where('userId', '=', userId).where('requestId', 'like', 'lease:%').execute()
 
-  function usageRow(userId: string, cost: number, requestId = `api:${newId()}`): Insertable<ApiCallsTable> {
-    return {
-      id: newId(),
-      requestId,
-      userId,
-      apiKeyId: null,
-      source: 'api',
-      provider: 'dashscope',
-      channelId: null,
-      model: 'qwen-plus',
-      endpoint: 'chat',
-      status: 'ok',
-      httpStatus: 200,
-      errorCode: null,
-      promptTokens: 10,
-      completionTokens: 20,
-      cachedTokens: 0,
-      reasoningTokens: 0,
-      images: 0,
-      usageEstimated: 0,
-      cost,
-      latencyMs: 5,
-      ttftMs: null,
-      upstreamRequestId: null,
-      createdAt: new Date().toISOString(),
-    }
-  }
+  const usageRow = (userId: string, cost: number, requestId = `api:${newId()}`) => apiCallRow({ userId, cost, requestId, source: 'api' })
+
 
   it('a lease is held in SQL like any hold; calls inside it are admitted without a database round trip', async () => {
     const leases = leasesWith()
