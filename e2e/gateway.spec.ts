@@ -82,7 +82,16 @@ describe('API keys and the playground', () => {
     // Create a key: the secret is shown once, in a modal.
     await page.getByRole('button', { name: zh.apikeys.create }).click()
     const createModal = page.locator('.ant-modal').filter({ hasText: zh.apikeys.createOk })
-    await createModal.getByLabel(zh.apikeys.name).fill('e2e 脚本')
+    const nameInput = createModal.getByLabel(zh.apikeys.name)
+    await nameInput.fill('e2e 脚本')
+    // The modal animates in: typing may land before the form is listening. Submit only once the
+    // controlled input holds the name (React would have reset it otherwise).
+    for (let i = 0; i < 20 && (await nameInput.inputValue()) !== 'e2e 脚本'; i++) {
+      await page.waitForTimeout(100)
+      await nameInput.fill('e2e 脚本')
+    }
+    await page.waitForTimeout(200)
+    expect(await nameInput.inputValue()).toBe('e2e 脚本')
     const created = page.waitForResponse((r) => r.url().endsWith('/api/keys') && r.request().method() === 'POST')
     await createModal.getByRole('button', { name: zh.apikeys.createOk }).click()
     expect((await created).status()).toBe(201)
