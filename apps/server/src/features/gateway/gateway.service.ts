@@ -182,7 +182,6 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
       meta: CallMeta | undefined
       endpoint: string
       status: 'ok' | 'error' | 'interrupted'
-      httpStatus: number
       error: AppError | undefined
       usage: MeteredUsage
       images: number
@@ -202,7 +201,8 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
       model: r.model.id,
       endpoint: r.endpoint,
       status: r.status,
-      httpStatus: r.httpStatus,
+      // 499: the client closed the request (nginx's convention), as in the web chat.
+      httpStatus: r.status === 'interrupted' ? 499 : r.error ? httpStatusOf(r.error) : 200,
       errorCode: r.error?.code ?? null,
       promptTokens: r.usage.promptTokens,
       completionTokens: r.usage.completionTokens,
@@ -344,8 +344,6 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
               meta,
               endpoint: 'chat',
               status,
-              // 499: the client closed the request (nginx's convention), as in the web chat.
-              httpStatus: status === 'interrupted' ? 499 : failure ? httpStatusOf(failure) : 200,
               error: failure,
               usage: metered,
               images: 0,
@@ -405,7 +403,6 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
           meta,
           endpoint: 'embeddings',
           status,
-          httpStatus: status === 'interrupted' ? 499 : failure ? httpStatusOf(failure) : 200,
           error: failure,
           usage,
           images: 0,
@@ -506,7 +503,6 @@ export function createGatewayService(deps: AppDeps, s: GatewayPorts, overrides: 
           meta,
           endpoint: 'images',
           status,
-          httpStatus: status === 'interrupted' ? 499 : failure ? httpStatusOf(failure) : 200,
           error: failure,
           usage,
           images: Math.min(n, made),
