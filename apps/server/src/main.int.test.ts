@@ -1,12 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { YOUNG_SEMI_SPACE_MB } from './platform/heap'
+import { freePort } from './test/ports'
 
 /**
  * The built bundle (`dist/main.js`, what `npm start` and the benchmark run), booted for real on
@@ -47,16 +47,6 @@ interface Probe {
   newSpace: number
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer()
-    srv.once('error', fail)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => ok(port))
-    })
-  })
-}
 
 describe('the server bundle', () => {
   // Inside the repository, so the bundle's npm imports resolve as they do from apps/server/dist.

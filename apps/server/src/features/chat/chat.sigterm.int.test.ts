@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDb } from '../../db/kysely'
 import { parseSse } from './testing'
+import { freePort } from '../../test/ports'
 
 /**
  * SECURITY.md M3 / invariant 1, for real: a server process with 20 live streams receives SIGTERM.
@@ -16,16 +16,6 @@ const REPO_ROOT = resolve(import.meta.dirname, '../../../../..')
 const ADMIN = { email: 'sigterm-admin@example.com', password: 'Drain-all-the-streams-2026' }
 const STREAMS = 20
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer()
-    srv.once('error', fail)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => ok(port))
-    })
-  })
-}
 
 describe('SIGTERM with live streams', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'qiao-sigterm-'))
