@@ -132,27 +132,39 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   opsRoutes(app, deps, services)
   await registerFeatureRoutes(app, deps, services)
 
-  await serveWebApp(app)
+  await serveWebApp(app, deps.webRoot)
   return Object.assign(app, { services, routeTable })
 }
 
-/** In a production build the server also serves the SPA; unknown non-API paths get index.html. */
-async function serveWebApp(app: FastifyInstance): Promise<void> {
+/** Vite's build output names: hashed files under /assets/, a few fixed ones at the root. */
+const WEB_FILE = /^\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+$/
+
+/**
+ * In a production build the server also serves the SPA: its files, and index.html for every other
+ * non-API path (client-side routes). One catch-all route does both. @fastify/static's default
+ * would register a GET and a HEAD route per built file (~250 routes, ~2 MB of resident memory).
+ */
+async function serveWebApp(app: FastifyInstance, webRoot: string | undefined): Promise<void> {
   const candidates = [resolve(process.cwd(), 'apps/web/dist'), resolve(import.meta.dirname, '../../web/dist')]
-  const root = candidates.find((dir) => existsSync(join(dir, 'index.html')))
+  const root = webRoot ?? candidates.find((dir) => existsSync(join(dir, 'index.html')))
   if (!root) return
-  await app.register(fastifyStatic, { root, wildcard: false, index: ['index.html'] })
+  await app.register(fastifyStatic, { root, serve: false, dotfiles: 'deny' })
   // A catch-all GET route rather than a second not-found handler: errors.ts already owns that one
-  // and Fastify refuses to set it twice. Static files and every real route take precedence.
+  // and Fastify refuses to set it twice. Every real route takes precedence.
   app.get('/*', { config: { auth: 'public' }, schema: { hide: true } }, (request, reply) => {
     const path = request.url.split('?')[0] ?? '/'
-    const isApi = path.startsWith('/api/') || path.startsWith('/v1/') || path === '/api' || path === '/v1'
-    if (request.method === 'GET' && !isApi && !/\.[a-z0-9]+$/i.test(path)) {
-      return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html')
-    }
     // This catch-all matches before the gateway's own not-found handler can: /v1 clients get
     // OpenAI's error shape, as every other /v1 answer has.
     if (path === '/v1' || path.startsWith('/v1/')) return sendOpenAiError(reply, new AppError('NOT_FOUND', `Unknown request URL: GET ${path}`))
-    throw new AppError('NOT_FOUND', 'Route not found')
+    if (path === '/api' || path.startsWith('/api/')) throw new AppError('NOT_FOUND', 'Route not found')
+    // A path with an extension is a file: one of the build's (anything else is a 404, before the
+    // file system is asked). Hashed names never change content: cached for a year. The rest
+    // (sw.js, the manifest, icons) is revalidated.
+    if (/\.[a-z0-9]+$/i.test(path)) {
+      if (!WEB_FILE.test(path)) throw new AppError('NOT_FOUND', 'Route not found')
+      const immutable = path.startsWith('/assets/')
+      return reply.sendFile(path.slice(1), { cacheControl: true, maxAge: immutable ? 31_536_000_000 : 0, immutable })
+    }
+    return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false })
   })
 }

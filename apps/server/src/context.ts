@@ -48,6 +48,8 @@ export interface AppDeps {
   masterKeys: MasterKeySet
   /** Injected clock so tests can move time (token expiry, lockouts). */
   now?: () => Date
+  /** The built web app to serve; by default apps/web/dist when it exists (`npm run build`). */
+  webRoot?: string
 }
 
 declare module 'fastify' {
