@@ -22,12 +22,14 @@ describe('configuration', () => {
     expect(cfg.PORT).toBe(3000)
     expect(cfg.QIAO_DATA_DIR).toBe('./data')
     expect(cfg.DATABASE_URL).toBeUndefined()
+    expect(cfg.QIAO_USAGE_FLUSH_MS).toBe(50)
     expect(cfg.isProduction).toBe(false)
     expect(Object.isFrozen(cfg)).toBe(true)
   })
 
   it('reports every problem at once, not just the first', () => {
-    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'oracle://x', LOG_LEVEL: 'loud' })
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'oracle://x', LOG_LEVEL: 'loud', QIAO_USAGE_FLUSH_MS: '0' })
+    expect(problems.join('\n')).toMatch(/QIAO_USAGE_FLUSH_MS/)
     expect(problems.join('\n')).toMatch(/PORT/)
     expect(problems.join('\n')).toMatch(/DATABASE_URL/)
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/)

@@ -60,6 +60,11 @@ export const ENV_SCHEMA = z.object({
   MOONSHOT_BASE_URL: z.string().url().default('https://api.moonshot.cn/v1'),
   /** Hosts (comma-separated) an admin may point channels at even if they resolve to private addresses. */
   QIAO_UPSTREAM_ALLOWLIST: list.optional(),
+  /**
+   * How long a settled /v1 call may wait before its usage row and ledger entry are written, in a
+   * batch with the others (ms; docs/adr/0004). Until then it is in the usage journal only.
+   */
+  QIAO_USAGE_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(50),
   /** `auto` (default: run the built-in emulator when no provider key is set), `on` or `off`. */
   QIAO_EMULATOR: z.enum(['auto', 'on', 'off']).default('auto'),
 })

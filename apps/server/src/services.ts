@@ -27,7 +27,7 @@ export function createServices(deps: AppDeps) {
   const settings = createSettingsService(deps, { audit })
   const billing = createBillingService(deps, { audit })
   // /v1 calls hold money through per-user leases and settle in batches (docs/adr/0004).
-  const leases = createCreditLeases(deps, { billing })
+  const leases = createCreditLeases(deps, { billing }, { flushIntervalMs: deps.config.QIAO_USAGE_FLUSH_MS })
   const auth = createAuthService(deps, { audit, settings, billing })
   const providers = createProviderRegistry(deps, { audit })
   const apiKeys = createApiKeysService(deps, { models: providers })
