@@ -65,6 +65,9 @@ export function adminBalanceRoutes(app: FastifyInstance, _deps: AppDeps, service
       },
     },
     async (request) => {
+      // A debit is checked against the available balance: first hand back what an idle /v1 lease
+      // of this user holds on this instance (docs/adr/0004), so it is not refused for that money.
+      if (request.body.delta < 0) await services.leases.yieldFor(request.params.id)
       const entry = await services.billing.adjustByAdmin(
         request.user!.id,
         request.params.id,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { refuseWrites } from '../../test/faults'
+import { bearer, promote, registerUser } from '../auth/testing'
 import { testDialects } from '../../test/services'
 import { estimateTurnCost } from '../billing/chat-hooks'
 import { estimatePromptTokens } from '../chat/tokens'
@@ -119,5 +120,38 @@ describe.each(testDialects())('gateway billing on %s', (dialect) => {
     expect((await call()).status).toBe(200)
     await h.settle()
     expect(await h.t.deps.db.kysely.selectFrom('apiCalls').select('id').where('userId', '=', owner.user.id).execute()).toHaveLength(2)
+  })
+
+  it('an admin debit of everything left is not refused for money an idle /v1 lease holds', async () => {
+    const owner = await h.account()
+    const { secret } = await h.createKey(owner)
+    await h.setBalance(owner.user.id, 1_000_000)
+    const res = await fetch(`${h.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'qwen-plus', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(res.status).toBe(200)
+    let row: { cost: number | string } | undefined
+    for (let i = 0; i < 100 && !row; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      row = await h.t.deps.db.kysely.selectFrom('apiCalls').select('cost').where('userId', '=', owner.user.id).executeTakeFirst()
+    }
+    const left = 1_000_000 - Number(row!.cost)
+    // The call is charged; its lease still holds money (it goes back after 5 s idle).
+    expect(h.t.app.services.leases.heldFor(owner.user.id)).toBeGreaterThan(0)
+    expect((await h.t.app.services.billing.getBalance(owner.user.id)).available).toBeLessThan(left)
+
+    const admin = await registerUser(h.t)
+    await promote(h.t, admin.user.id)
+    const debit = await h.t.inject({
+      method: 'POST',
+      url: `/api/admin/users/${owner.user.id}/balance`,
+      headers: { ...bearer(admin.accessToken), 'content-type': 'application/json' },
+      payload: JSON.stringify({ delta: -left, reason: 'closing the account' }),
+    })
+    expect(debit.statusCode).toBe(200)
+    expect(h.t.app.services.leases.heldFor(owner.user.id)).toBe(0)
+    expect(await h.t.app.services.billing.getBalance(owner.user.id)).toEqual({ balance: 0, reserved: 0, available: 0 })
   })
 })
