@@ -6,7 +6,7 @@ import type { AppDeps } from '../../context'
 import { AppError } from '../../errors'
 import type { Services } from '../../services'
 import type { PreparedTurn, TurnInput } from './chat.service'
-import { SseWriter } from './sse-writer'
+import { preparedHeaders, SseWriter } from './sse-writer'
 import { enforceRateLimit, rateLimitHeaders } from '../../platform/rate-limit'
 
 /** Chat turns — mounted at /api/conversations beside the conversations routes. */
@@ -38,16 +38,6 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
 }
 
 const wantsSse = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream')
-
-/** The headers Fastify prepared for this reply (request id, CORS); hijacked replies skip onSend. */
-function preparedHeaders(reply: FastifyReply): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value === undefined || name === 'content-length' || name === 'content-type') continue
-    out[name] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
-}
 
 export function chatRoutes(app: FastifyInstance, _deps: AppDeps, services: Services): void {
   const r = app.withTypeProvider<ZodTypeProvider>()

@@ -1,11 +1,25 @@
 import type { ServerResponse } from 'node:http'
 import type { ChatStreamEvent, ChatStreamEventName } from '@qiao/shared'
+import type { FastifyReply } from 'fastify'
 
 /**
  * Writes a chat turn as Server-Sent Events on a raw Node response. Only the closed set of event
  * names in ChatStreamEvent is written, data is always one line of JSON, and every frame is built
  * here — nothing an upstream sent is ever copied through as bytes (SECURITY E3).
  */
+
+/**
+ * The headers Fastify prepared for a reply that is about to be hijacked for SSE (request id, rate
+ * limits, CORS, security headers): hijacked replies skip onSend, so `open` writes them itself.
+ */
+export function preparedHeaders(reply: FastifyReply): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value === undefined || name === 'content-length' || name === 'content-type') continue
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
 
 const EVENT_NAMES: ReadonlySet<ChatStreamEventName> = new Set(['message', 'delta', 'done', 'error', 'ping'])
 
@@ -51,7 +65,7 @@ export class SseWriter {
 
   /**
    * Sends status and headers at once. `headers` are what Fastify had prepared for the reply
-   * (request id, CORS); helmet already set its security headers on the raw response.
+   * (request id, CORS, the security headers of platform/security-headers.ts).
    */
   open(headers: Record<string, string>): void {
     this.raw.writeHead(200, {

@@ -7,7 +7,7 @@ import { AppError } from '../../errors'
 import { rateLimitHeaders } from '../../platform/rate-limit'
 import type { Services } from '../../services'
 import type { MeteredUsage } from '../chat/metering'
-import { SseWriter } from '../chat/sse-writer'
+import { preparedHeaders, SseWriter } from '../chat/sse-writer'
 import {
   ChatCompletionBodySchema,
   ChatCompletionSchema,
@@ -85,16 +85,6 @@ function deltaOf(ev: RelayEvent): Record<string, unknown> {
         ],
       }
   }
-}
-
-/** The headers Fastify prepared for this reply (request id, rate limits, CORS); hijacked replies skip onSend. */
-function preparedHeaders(reply: FastifyReply): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value === undefined || name === 'content-length' || name === 'content-type') continue
-    out[name] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
 }
 
 const connectionSignals = new WeakMap<Socket, AbortSignal>()
