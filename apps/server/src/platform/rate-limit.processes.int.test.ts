@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDb, type TestDb } from '../test/databases'
+import { freePort } from '../test/ports'
 import { TEST_REDIS_URL } from '../test/services'
 
 /**
@@ -18,17 +18,6 @@ import { TEST_REDIS_URL } from '../test/services'
 const ROOT = resolve(import.meta.dirname, '../../../..')
 // authPerMinute 20 = one token every 3 s: the concurrent burst finishes long before a refill.
 const CAPACITY = 20
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer()
-    s.once('error', fail)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => done(port))
-    })
-  })
-}
 
 interface Instance {
   url: string
