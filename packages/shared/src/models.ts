@@ -14,6 +14,12 @@ export const ModelPricesSchema = z.object({
 })
 export type ModelPrices = z.infer<typeof ModelPricesSchema>
 
+/**
+ * What GET /api/models appends to an emulated model's `displayName`, so it never poses as the real
+ * one to any client. Admin endpoints send the bare name.
+ */
+export const EMULATED_SUFFIX = '（模拟）'
+
 export const ModelInfoSchema = z.object({
   id: z.string(),
   provider: z.string(),

@@ -1,4 +1,4 @@
-import type { Capability, ModelInfo, ModelKind } from '@qiao/shared'
+import { EMULATED_SUFFIX, type Capability, type ModelInfo, type ModelKind } from '@qiao/shared'
 import type { Dispatcher } from 'undici'
 import type { AppDeps } from '../context'
 import type { AuditService } from '../features/audit/audit.service'
@@ -8,7 +8,7 @@ import { createGuardedDispatcher, type Resolver } from '../platform/ssrf'
 import { createVault, providerKeyAad, VaultError } from '../platform/vault'
 import { ADAPTERS } from './adapters'
 import { downloadBytes } from './http'
-import { EMULATED_SUFFIX, parseIds } from './seed'
+import { parseIds } from './seed'
 import {
   ProviderError,
   type ChatEvent,

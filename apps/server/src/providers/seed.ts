@@ -64,9 +64,6 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
   { id: 'kimi-k2-thinking', upstreamModel: 'kimi-k2-thinking', provider: 'moonshot', kind: 'chat', displayName: 'Kimi K2 Thinking', capabilities: ['chat', 'thinking'], contextWindow: 262_144, maxOutputTokens: null, inputPrice: yuan(4), outputPrice: yuan(16), imagePrice: null, priceSource: src('[U]', 'not listed; the kimi-k2 figures reused as placeholders') },
 ]
 
-/** Suffix shown after an emulated model's name, so it never poses as the real one. */
-export const EMULATED_SUFFIX = '（模拟）'
-
 /** Inserts catalog rows that are missing; rows already present (maybe edited by an admin) are left alone. */
 export async function seedModelCatalog(db: Db, now: Date = new Date()): Promise<number> {
   const existing = new Set((await db.kysely.selectFrom('models').select('id').execute()).map((r) => r.id))

@@ -1,16 +1,31 @@
 import { CheckOutlined, DesktopOutlined, MoonOutlined, SunOutlined, TranslationOutlined } from '@ant-design/icons'
-import type { ReactNode } from 'react'
+import { useState, type ReactNode } from 'react'
 import { Button, Dropdown, Tooltip } from 'antd'
 import { useTranslation } from 'react-i18next'
 import { setLanguage, setTheme, usePreferences, type ThemeMode } from '../app/preferences'
 import { LANGUAGE_NAMES, LANGUAGES } from '../i18n'
 
+/**
+ * A header button's tooltip, hidden while the button's menu is open: placed below the button, it
+ * would otherwise cover the menu's first item (and stay open while the pointer crosses it).
+ */
+function useMenuTooltip() {
+  const [menuOpen, setMenuOpen] = useState(false)
+  const [tipOpen, setTipOpen] = useState(false)
+  return {
+    dropdown: { onOpenChange: (open: boolean) => setMenuOpen(open) },
+    tooltip: { open: tipOpen && !menuOpen, onOpenChange: (open: boolean) => setTipOpen(open) },
+  }
+}
+
 /** zh-CN / en; saved on the device and, when signed in, on the account. */
 export function LanguageSwitch() {
   const { t } = useTranslation()
   const language = usePreferences((s) => s.language)
+  const menuTip = useMenuTooltip()
   return (
     <Dropdown
+      {...menuTip.dropdown}
       trigger={['click']}
       menu={{
         selectable: true,
@@ -19,7 +34,7 @@ export function LanguageSwitch() {
         onClick: ({ key }) => void setLanguage(key as (typeof LANGUAGES)[number]),
       }}
     >
-      <Tooltip title={t('header.language')} placement="bottom">
+      <Tooltip {...menuTip.tooltip} title={t('header.language')} placement="bottom">
         <Button
           type="text"
           icon={<TranslationOutlined />}
@@ -48,8 +63,10 @@ export function ThemeSwitch() {
     dark: t('header.themeDark'),
     system: t('header.themeSystem'),
   }
+  const menuTip = useMenuTooltip()
   return (
     <Dropdown
+      {...menuTip.dropdown}
       trigger={['click']}
       menu={{
         selectable: true,
@@ -63,7 +80,7 @@ export function ThemeSwitch() {
         onClick: ({ key }) => void setTheme(key as ThemeMode),
       }}
     >
-      <Tooltip title={`${t('header.theme')}: ${labels[mode]}`} placement="bottom">
+      <Tooltip {...menuTip.tooltip} title={`${t('header.theme')}: ${labels[mode]}`} placement="bottom">
         <Button type="text" icon={THEME_ICONS[mode]} aria-label={t('header.theme')} data-testid="theme-switch" />
       </Tooltip>
     </Dropdown>

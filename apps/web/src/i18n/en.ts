@@ -147,6 +147,7 @@ export const en: Messages = {
     model: 'Model',
     pickModel: 'Choose a model',
     emulated: 'Emulated',
+    emulatedName: '{{name}} (emulated)',
     emulatedHint:
       'No real key is configured for this model: answers come from the built-in emulator, not the real model.',
     emulatedFooter: 'This model is emulated: answers are fixed templates for demos and tests.',

@@ -148,6 +148,7 @@ export const zhCN = {
     model: '模型',
     pickModel: '选择模型',
     emulated: '模拟',
+    emulatedName: '{{name}}（模拟）',
     emulatedHint: '未配置该模型的真实密钥，回答来自内置模拟器，不是真实模型。',
     emulatedFooter: '当前模型为模拟器：回答是固定模板，仅用于演示和测试。',
     footer: 'AI 生成的内容可能有误，请核实重要信息。',

@@ -8,6 +8,7 @@ import { EChart } from '../../components/charts/EChart'
 import { categoryOption, pieOption } from '../../components/charts/options'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { formatYuan } from '../billing/money'
+import { modelLabel } from '../chat/chat-format'
 import { rangeFilters, useNumberFormat, type DayRange } from '../usage/format'
 import { useAdminModels, useAdminStats, useChannels } from './admin-api'
 
@@ -47,7 +48,7 @@ export function DashboardTab() {
   }, [byDay.data, metric, metricName, valueOf, format])
 
   const modelOption = useMemo(() => {
-    const names = new Map((models.data ?? []).map((m) => [m.id, m.displayName]))
+    const names = new Map((models.data ?? []).map((m) => [m.id, modelLabel(m, t)]))
     return pieOption({
       items: (byModel.data?.series ?? []).map((p) => ({ name: names.get(p.key) ?? p.key, value: valueOf(p) })),
       format,

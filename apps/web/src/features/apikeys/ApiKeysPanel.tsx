@@ -6,6 +6,7 @@ import { useTranslation } from 'react-i18next'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { formatDateTime, formatRelative } from '../../components/format'
 import { formatYuan, parseYuan } from '../billing/money'
+import { modelLabel } from '../chat/chat-format'
 import { EXPIRY_DAYS, expiryFrom, useApiKeys, useCreateApiKey, useRevokeApiKey, useUsableModels } from './apikeys-api'
 
 interface CreateForm {
@@ -173,7 +174,7 @@ function CreateKeyModal({ open, onClose, onCreated }: { open: boolean; onClose: 
             allowClear
             loading={models.isPending}
             placeholder={t('apikeys.allModels')}
-            options={(models.data ?? []).map((m) => ({ value: m.id, label: `${m.displayName} (${m.id})` }))}
+            options={(models.data ?? []).map((m) => ({ value: m.id, label: `${modelLabel(m, t)} · ${m.id}` }))}
           />
         </Form.Item>
       </Form>

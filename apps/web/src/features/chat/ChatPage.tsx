@@ -18,7 +18,7 @@ import { usePageTitle } from '../../components/usePageTitle'
 import { invalidateBalance } from '../billing/billing-api'
 import './chat.css'
 import { chatApi, chatKeys } from './chat-api'
-import { canChat, canSee, canThink } from './chat-format'
+import { canChat, canSee, canThink, modelLabel } from './chat-format'
 import { Composer, type ComposerDraft } from './Composer'
 import { ConversationSidebar } from './ConversationSidebar'
 import { MessageItem, type MessageActions } from './MessageItem'
@@ -153,7 +153,7 @@ function ChatMain({
       (m) => m && chatModels.some((x) => x.id === m),
     ) ?? chatModels[0]?.id
   const model = chatModels.find((m) => m.id === modelId)
-  const modelNames = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, m.displayName])), [models.data])
+  const modelNames = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, modelLabel(m, t)])), [models.data, t])
 
   usePageTitle(conversation.data?.title ?? t('nav.chat'))
 

@@ -2,7 +2,7 @@ import { BulbOutlined, EyeOutlined, ExperimentOutlined } from '@ant-design/icons
 import type { ModelInfo } from '@qiao/shared'
 import { Flex, Select, Tag, Tooltip, Typography } from 'antd'
 import { useTranslation } from 'react-i18next'
-import { canChat, modelPrices } from './chat-format'
+import { bareModelName, canChat, modelPrices } from './chat-format'
 
 /** The "emulated" badge: an emulated model answers from the built-in emulator, never from the real provider. */
 export function EmulatedTag() {
@@ -49,7 +49,10 @@ function PriceLine({ model }: { model: ModelInfo }) {
   )
 }
 
-/** Picks the model for the next message: name, what it can do, what it costs, and whether it is emulated. */
+/**
+ * Picks the model for the next message: name, what it can do, what it costs, and whether it is emulated.
+ * An emulated model's name comes without the server's "（模拟）": the tag beside it says so, once.
+ */
 export function ModelPicker({
   models,
   value,
@@ -78,14 +81,14 @@ export function ModelPicker({
         style={{ minWidth: 140, maxWidth: 260 }}
         styles={{ popup: { root: { width: 340, maxWidth: 'calc(100vw - 24px)' } } }}
         showSearch={{ optionFilterProp: 'label' }}
-        options={chatModels.map((m) => ({ value: m.id, label: m.displayName, model: m }))}
+        options={chatModels.map((m) => ({ value: m.id, label: bareModelName(m), model: m }))}
         labelRender={({ label }) => <Typography.Text strong>{label}</Typography.Text>}
         optionRender={(option) => {
           const m = option.data.model
           return (
             <Flex vertical gap={2} style={{ padding: '2px 0' }} data-testid={`model-option-${m.id}`}>
               <Flex align="center" gap={6} wrap>
-                <Typography.Text strong>{m.displayName}</Typography.Text>
+                <Typography.Text strong>{bareModelName(m)}</Typography.Text>
                 {m.emulated && <EmulatedTag />}
               </Flex>
               <Flex align="center" justify="space-between" gap={8} wrap>

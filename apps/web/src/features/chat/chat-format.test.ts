@@ -1,6 +1,8 @@
-import type { Conversation } from '@qiao/shared'
+import { EMULATED_SUFFIX, type Conversation } from '@qiao/shared'
+import i18next from 'i18next'
 import { describe, expect, it } from 'vitest'
-import { formatYuan, groupConversations, modelPrices } from './chat-format'
+import { resources } from '../../i18n'
+import { bareModelName, formatYuan, groupConversations, modelLabel, modelPrices } from './chat-format'
 
 const convo = (id: string, updatedAt: string, pinned = false): Conversation => ({
   id,
@@ -57,5 +59,31 @@ describe('groupConversations', () => {
 
   it('leaves out empty sections', () => {
     expect(groupConversations([])).toEqual([])
+  })
+})
+
+describe('emulated model names', () => {
+  // /api/models appends EMULATED_SUFFIX to an emulated model's name; admin endpoints send the bare name.
+  const served = { displayName: `Qwen-Plus${EMULATED_SUFFIX}`, emulated: true }
+  const admin = { displayName: 'Qwen-Plus', emulated: true }
+  const real = { displayName: 'Qwen-Plus', emulated: false }
+
+  it('drops the server suffix where a tag labels the model instead', () => {
+    expect(bareModelName(served)).toBe('Qwen-Plus')
+    expect(bareModelName(admin)).toBe('Qwen-Plus')
+    expect(bareModelName(real)).toBe('Qwen-Plus')
+    // A real model's name is never touched, whatever it ends with.
+    expect(bareModelName({ displayName: `Odd${EMULATED_SUFFIX}`, emulated: false })).toBe(`Odd${EMULATED_SUFFIX}`)
+  })
+
+  it('says "emulated" exactly once, in the UI language', async () => {
+    const i18n = i18next.createInstance()
+    await i18n.init({ resources, lng: 'zh-CN', interpolation: { escapeValue: false } })
+    expect(modelLabel(served, i18n.t)).toBe('Qwen-Plus（模拟）')
+    expect(modelLabel(admin, i18n.t)).toBe('Qwen-Plus（模拟）')
+    expect(modelLabel(real, i18n.t)).toBe('Qwen-Plus')
+    await i18n.changeLanguage('en')
+    expect(modelLabel(served, i18n.t)).toBe('Qwen-Plus (emulated)')
+    expect(modelLabel(real, i18n.t)).toBe('Qwen-Plus')
   })
 })

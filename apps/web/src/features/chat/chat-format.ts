@@ -1,4 +1,5 @@
-import type { Conversation, ModelInfo } from '@qiao/shared'
+import { EMULATED_SUFFIX, type Conversation, type ModelInfo } from '@qiao/shared'
+import type { TFunction } from 'i18next'
 
 /** Money from the API is integer micro-yuan (1e-6 CNY). */
 const MICRO = 1_000_000
@@ -17,6 +18,22 @@ export function modelPrices(model: Pick<ModelInfo, 'prices'>): { input?: string;
     ...(outputPerMTok !== undefined ? { output: formatYuan(outputPerMTok) } : {}),
     ...(perImage !== undefined ? { image: formatYuan(perImage) } : {}),
   }
+}
+
+/** An emulated model's name without the server's EMULATED_SUFFIX, for places that label it as emulated themselves. */
+export function bareModelName(model: Pick<ModelInfo, 'displayName' | 'emulated'>): string {
+  const { displayName } = model
+  return model.emulated && displayName.endsWith(EMULATED_SUFFIX) ? displayName.slice(0, -EMULATED_SUFFIX.length) : displayName
+}
+
+/**
+ * A model's name as plain text, in the UI's language: an emulated one says so exactly once
+ * ("Qwen-Plus（模拟）", "Qwen-Plus (emulated)"). Where an emulated tag sits beside the name, use
+ * bareModelName instead.
+ */
+export function modelLabel(model: Pick<ModelInfo, 'displayName' | 'emulated'>, t: TFunction): string {
+  const name = bareModelName(model)
+  return model.emulated ? t('chat.emulatedName', { name }) : name
 }
 
 export const canChat = (m: ModelInfo) => m.kind === 'chat' || m.kind === 'vision'

@@ -4,6 +4,7 @@ import { useMemo, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { usePageTitle } from '../../components/usePageTitle'
 import { expiryFrom, useCreateApiKey, useUsableModels } from '../apikeys/apikeys-api'
+import { modelLabel } from '../chat/chat-format'
 import { curlSnippet, nodeSnippet, parseSseText, pythonSnippet, requestBody, type PlaygroundRequest } from './snippets'
 
 interface Outcome {
@@ -134,7 +135,7 @@ export function PlaygroundPage() {
                   onChange={setModel}
                   // Two dozen models: typing part of a name or id is quicker than scrolling.
                   showSearch={{ optionFilterProp: 'label' }}
-                  options={chatModels.map((m) => ({ value: m.id, label: `${m.displayName} (${m.id})` }))}
+                  options={chatModels.map((m) => ({ value: m.id, label: `${modelLabel(m, t)} · ${m.id}` }))}
                   aria-label={t('playground.model')}
                 />
               </label>

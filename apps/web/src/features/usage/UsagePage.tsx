@@ -30,6 +30,7 @@ import { errorText } from '../../components/error-text'
 import { formatDateTime } from '../../components/format'
 import { usePageTitle } from '../../components/usePageTitle'
 import { formatYuan } from '../billing/money'
+import { modelLabel } from '../chat/chat-format'
 import { rangeFilters, useNumberFormat, type DayRange } from './format'
 import {
   downloadUsageCsv,
@@ -153,7 +154,7 @@ function FiltersBar(props: FiltersBarProps) {
           value={props.model}
           onChange={(v?: string) => props.onModel(v)}
           loading={models.isPending}
-          options={(models.data ?? []).map((m) => ({ value: m.id, label: m.displayName }))}
+          options={(models.data ?? []).map((m) => ({ value: m.id, label: modelLabel(m, t) }))}
           style={{ flex: '1 1 180px', maxWidth: 260 }}
           aria-label={t('usage.model')}
           data-testid="filter-model"
@@ -199,7 +200,8 @@ function TotalsCards({ totals }: { totals: UsageTotals | undefined }) {
     [t('usage.totalCalls'), totals && fmt(totals.calls), 'total-calls'],
     [t('usage.totalInput'), totals && fmt(totals.promptTokens), 'total-input'],
     [t('usage.totalOutput'), totals && fmt(totals.completionTokens), 'total-output'],
-    [t('usage.totalCost'), totals && formatYuan(totals.cost), 'total-cost'],
+    // Six decimals, like the table's cost column and summary row below, so the total matches them.
+    [t('usage.totalCost'), totals && formatYuan(totals.cost, { maxDecimals: 6 }), 'total-cost'],
   ]
   return (
     <Row gutter={[12, 12]}>
@@ -225,7 +227,7 @@ function CallsTable({ filters, totals }: { filters: UsageFilters; totals: UsageT
   const fmt = useNumberFormat()
   const models = useModels()
   const calls = useUsageCalls(filters)
-  const names = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, m.displayName])), [models.data])
+  const names = useMemo(() => new Map((models.data ?? []).map((m) => [m.id, modelLabel(m, t)])), [models.data, t])
   const rows = calls.data?.pages.flatMap((p) => p.items) ?? []
   const ms = (v: number | null) => (v === null ? '—' : t('usage.ms', { value: fmt(v) }))
 
@@ -369,7 +371,7 @@ function UsageCharts({ filters }: { filters: UsageFilters }) {
   }, [byDay.data, metric, t, fmt])
 
   const modelOption = useMemo(() => {
-    const names = new Map((models.data ?? []).map((m) => [m.id, m.displayName]))
+    const names = new Map((models.data ?? []).map((m) => [m.id, modelLabel(m, t)]))
     const items = (byModel.data?.series ?? []).map((p) => ({
       name: names.get(p.key) ?? p.key,
       value: metric === 'cost' ? p.cost : metric === 'tokens' ? p.promptTokens + p.completionTokens : p.calls,
