@@ -1,110 +1,36 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+import {
+  apiCall,
+  fundAccountsAndRaiseAuthLimit,
+  loginFirstAdmin,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+  type RunningServer,
+} from './harness'
+import { chartDrawn, newPage, registerInPage, shot, signInInPage, switchToDarkTheme } from './pages'
 
 let server: RunningServer
 let browser: Browser
 let admin: { email: string; password: string; token: string }
 let chatModel: string
 
-async function call<T>(
-  method: string,
-  path: string,
-  token: string | null,
-  body?: unknown,
-): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      accept: 'application/json',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T }
-}
-
 beforeAll(async () => {
-  server = await startServer()
-  browser = await launchBrowser()
-  // The first boot creates an admin and prints its one-time password (features/auth/bootstrap.ts).
-  const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
-  expect(banner, 'the first-admin banner on the server console').not.toBeNull()
-  const login = await call<{ accessToken: string }>('POST', '/api/auth/login', null, {
-    login: banner![1],
-    password: banner![2],
-  })
-  expect(login.status).toBe(200)
-  admin = { email: banner![1]!, password: banner![2]!, token: login.json.accessToken }
+  ;({ server, browser } = await startServerAndBrowser())
+  admin = await loginFirstAdmin(server)
   // New accounts can pay for a turn; page loads in this file stay under the per-IP auth limit.
-  const settings = await call('PATCH', '/api/admin/settings', admin.token, {
-    defaultBalance: 5_000_000,
-    rateLimits: { authPerMinute: 1000 },
-  })
-  expect(settings.status).toBe(200)
-  const models = await call<{ items: Array<{ id: string; kind: string }> }>('GET', '/api/models', admin.token)
+  await fundAccountsAndRaiseAuthLimit(server, admin.token)
+  const models = await apiCall<{ items: Array<{ id: string; kind: string }> }>(
+    server,
+    'GET',
+    '/api/models',
+    admin.token,
+  )
   chatModel = models.json.items.find((m) => m.kind === 'chat')!.id
 })
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-})
-
-async function newPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    locale: 'zh-CN',
-    colorScheme: 'light',
-  })
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
-  })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  return { context, page, problems }
-}
-
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: artifactPath(name), animations: 'disabled', fullPage: true })
-
-const chartDrawn = (page: Page, testId: string) =>
-  page.locator(`[data-testid="${testId}"] [data-chart-state="finished"]`).waitFor()
-
-const uniqueEmail = (tag: string) => `e2e-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
-
-/** Registers through the form; returns the email and the access token the page received. */
-async function registerInPage(
-  page: Page,
-  tag: string,
-  displayName?: string,
-): Promise<{ email: string; token: string }> {
-  const email = uniqueEmail(tag)
-  await page.goto(`${server.url}/register`)
-  await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-  await page.getByLabel(zh.auth.email, { exact: true }).fill(email)
-  await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-  if (displayName) await page.getByLabel(zh.auth.displayName).fill(displayName)
-  const registered = page.waitForResponse((r) => r.url().endsWith('/api/auth/register'))
-  await page.getByTestId('register-submit').click()
-  const response = await registered
-  expect(response.status()).toBe(201)
-  await page.getByTestId('user-menu').waitFor()
-  return { email, token: ((await response.json()) as { accessToken: string }).accessToken }
-}
-
-async function signInAsAdmin(page: Page): Promise<void> {
-  await page.goto(`${server.url}/login`)
-  await page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
-  await page.getByLabel(zh.auth.loginField).fill(admin.email)
-  await page.getByLabel(zh.auth.password, { exact: true }).fill(admin.password)
-  await page.getByLabel(zh.auth.password, { exact: true }).press('Enter')
-  await page.getByTestId('user-menu').waitFor()
-}
+afterAll(() => stopServerAndBrowser({ server, browser }))
 
 /** The visible antd confirm dialog's primary button. */
 const confirmButton = (page: Page) =>
@@ -114,18 +40,21 @@ describe('admin console', () => {
   it('lets an admin adjust a balance and disable a signed-in user, who is signed out at once', async () => {
     // A user with markup in their name is signed in, in their own browser, and has used a model.
     const hostile = '<img src=x onerror="window.__pwned=1">小明'
-    const user = await newPage()
-    const { email, token } = await registerInPage(user.page, 'victim', hostile)
-    const convo = await call<{ id: string }>('POST', '/api/conversations', token, { model: chatModel })
-    const turn = await call('POST', `/api/conversations/${convo.json.id}/messages`, token, {
+    const user = await newPage(browser)
+    const { email, token } = await registerInPage(server, user.page, 'victim', {
+      displayName: hostile,
+      landOn: 'user-menu',
+    })
+    const convo = await apiCall<{ id: string }>(server, 'POST', '/api/conversations', token, { model: chatModel })
+    const turn = await apiCall(server, 'POST', `/api/conversations/${convo.json.id}/messages`, token, {
       content: '你好',
       model: chatModel,
     })
     expect(turn.status).toBe(200)
 
     // The admin opens the console: the dashboard draws the platform charts and the channel table.
-    const { context, page, problems } = await newPage()
-    await signInAsAdmin(page)
+    const { context, page, problems } = await newPage(browser)
+    await signInInPage(server, page, admin, { landOn: 'user-menu' })
     await page.getByRole('menuitem', { name: zh.nav.admin }).click()
     await page.waitForURL('**/admin')
     await page.getByTestId('admin-dashboard').waitFor()
@@ -154,7 +83,8 @@ describe('admin console', () => {
     const adjusted = page.waitForResponse((r) => r.url().endsWith('/balance') && r.request().method() === 'POST')
     await modal.getByRole('button', { name: zh.admin.users.adjust }).click()
     expect((await adjusted).status()).toBe(200)
-    const ledger = await call<{ items: Array<{ reason: string; delta: number; note: string | null }> }>(
+    const ledger = await apiCall<{ items: Array<{ reason: string; delta: number; note: string | null }> }>(
+      server,
       'GET',
       '/api/billing/ledger',
       token,
@@ -176,7 +106,7 @@ describe('admin console', () => {
     await user.page.waitForURL('**/login')
     await user.page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
     // The old access token is refused too (token-version check), not just the refresh cookie.
-    expect((await call('GET', '/api/me', token)).status).toBe(401)
+    expect((await apiCall(server, 'GET', '/api/me', token)).status).toBe(401)
     expect(user.problems).toEqual([])
     await user.context.close()
 
@@ -238,9 +168,7 @@ describe('admin console', () => {
     await shot(page, 'admin-settings-light.png')
 
     // Dark theme and a phone, for people to look at.
-    await page.getByTestId('theme-switch').click()
-    await page.getByRole('menuitem', { name: zh.header.themeDark }).click()
-    await page.waitForFunction(() => document.documentElement.style.colorScheme === 'dark')
+    await switchToDarkTheme(page)
     await page.getByRole('tab', { name: zh.admin.tabs.dashboard }).click()
     for (const id of ['admin-chart-daily', 'admin-chart-models', 'admin-chart-users']) await chartDrawn(page, id)
     await page.mouse.move(640, 10)
@@ -257,15 +185,15 @@ describe('admin console', () => {
   })
 
   it('hides the admin menu from a regular user and answers 403 on every admin route', async () => {
-    const { context, page, problems } = await newPage()
-    const { token } = await registerInPage(page, 'plain')
+    const { context, page, problems } = await newPage(browser)
+    const { token } = await registerInPage(server, page, 'plain', { landOn: 'user-menu' })
     expect(await page.getByRole('menuitem', { name: zh.nav.admin }).count()).toBe(0)
     await page.goto(`${server.url}/admin/users`)
     await page.getByText(zh.app.notFoundTitle).first().waitFor()
     expect(await page.getByTestId('admin-page').count()).toBe(0)
 
     // Every admin route, read from the server's own route table (OpenAPI), with the user's token (SECURITY C5).
-    const spec = await call<{ paths: Record<string, Record<string, unknown>> }>('GET', '/openapi.json', null)
+    const spec = await apiCall<{ paths: Record<string, Record<string, unknown>> }>(server, 'GET', '/openapi.json', null)
     expect(spec.status).toBe(200)
     const routes = Object.entries(spec.json.paths)
       .filter(([path]) => path.startsWith('/api/admin'))

@@ -1,8 +1,9 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { en } from '../apps/web/src/i18n/en'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+import { firstAdmin, startServerAndBrowser, stopServerAndBrowser, type RunningServer } from './harness'
+import { newPage, openDropdowns, registerInPage, shot, signInInPage, switchToDarkTheme, uniqueEmail } from './pages'
 
 const REFRESH_COOKIE = '__Host-qiao_rt'
 
@@ -10,44 +11,14 @@ let server: RunningServer
 let browser: Browser
 
 beforeAll(async () => {
-  server = await startServer()
-  browser = await launchBrowser()
+  ;({ server, browser } = await startServerAndBrowser())
 })
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-})
-
-/** A fresh browser profile (no cookies, no storage), in Chinese and light mode like most of our users. */
-async function newPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    locale: 'zh-CN',
-    colorScheme: 'light',
-  })
-  const page = await context.newPage()
-  // CSP violations (an inline script sneaking into index.html) and uncaught exceptions fail the test.
-  const problems: string[] = []
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
-  })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  return { context, page, problems }
-}
-
-/** Screenshots for people to look at (e2e/artifacts, git-ignored); animations are settled first. */
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: artifactPath(name), animations: 'disabled', fullPage: true })
-
-/** antd dropdown menus still on screen (they stay in the DOM, hidden, once closed). */
-const openDropdowns = (page: Page) => page.locator('.ant-dropdown:not(.ant-dropdown-hidden)')
-
-const uniqueEmail = (tag: string) => `e2e-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
+afterAll(() => stopServerAndBrowser({ server, browser }))
 
 describe('signing up and staying signed in', () => {
   it('registers, lands in the app, survives a reload, and signs out for good', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
 
     // A stranger is sent to the login page.
     await page.goto(`${server.url}/`)
@@ -110,9 +81,7 @@ describe('signing up and staying signed in', () => {
     // Dark theme through the header switch.
     await page.getByRole('menuitem', { name: zh.nav.chat }).click()
     await page.getByTestId('chat-home').waitFor()
-    await page.getByTestId('theme-switch').click()
-    await page.getByRole('menuitem', { name: zh.header.themeDark }).click()
-    await page.waitForFunction(() => document.documentElement.style.colorScheme === 'dark')
+    await switchToDarkTheme(page)
     await openDropdowns(page).waitFor({ state: 'detached' })
     await page.mouse.move(640, 500) // away from the switch, so no tooltip covers the screenshot
     await shot(page, 'desktop-dark.png')
@@ -155,7 +124,7 @@ describe('signing up and staying signed in', () => {
   })
 
   it('explains refused passwords, taken emails and wrong credentials in words', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     const email = uniqueEmail('errors')
     await page.goto(`${server.url}/register`)
     await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
@@ -207,17 +176,10 @@ describe('signing up and staying signed in', () => {
   })
 
   it('refreshes the session silently shortly before the access token expires', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     // The page's clock is controllable; the server's is real (the cookie does not care).
     await page.clock.install()
-    await page.goto(`${server.url}/register`)
-    await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-    await page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail('silent'))
-    await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-    const registered = page.waitForResponse((r) => r.url().endsWith('/api/auth/register'))
-    await page.getByTestId('register-submit').click()
-    const { expiresIn } = (await (await registered).json()) as { expiresIn: number }
-    await page.getByTestId('chat-home').waitFor()
+    const { expiresIn } = await registerInPage(server, page, 'silent')
 
     // Just before expiry the app trades the cookie for a new pair, without any user action.
     const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/auth/refresh'))
@@ -235,17 +197,9 @@ describe('signing up and staying signed in', () => {
   })
 
   it('shows the admin console to admins only', async () => {
-    // The first boot creates an admin and prints its one-time password (features/auth/bootstrap.ts).
-    const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
-    expect(banner, 'the first-admin banner on the server console').not.toBeNull()
-    const [, adminEmail, adminPassword] = banner!
-
-    const admin = await newPage()
-    await admin.page.goto(`${server.url}/login`)
-    await admin.page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
-    await admin.page.getByLabel(zh.auth.loginField).fill(adminEmail!)
-    await admin.page.getByLabel(zh.auth.password, { exact: true }).fill(adminPassword!)
-    await admin.page.getByLabel(zh.auth.password, { exact: true }).press('Enter')
+    // The admin the first boot created signs in with the one-time password it printed.
+    const admin = await newPage(browser)
+    await signInInPage(server, admin.page, firstAdmin(server), { landOn: 'user-menu' })
     await admin.page.getByRole('menuitem', { name: zh.nav.admin }).click()
     await admin.page.waitForURL('**/admin')
     await admin.page.getByTestId('admin-page').waitFor()
@@ -253,13 +207,8 @@ describe('signing up and staying signed in', () => {
     await admin.context.close()
 
     // A regular user has no admin entry, and the address itself answers "not found".
-    const user = await newPage()
-    await user.page.goto(`${server.url}/register`)
-    await user.page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-    await user.page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail('plain'))
-    await user.page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-    await user.page.getByTestId('register-submit').click()
-    await user.page.getByTestId('chat-home').waitFor()
+    const user = await newPage(browser)
+    await registerInPage(server, user.page, 'plain')
     expect(await user.page.getByRole('menuitem', { name: zh.nav.admin }).count()).toBe(0)
     await user.page.goto(`${server.url}/admin`)
     await user.page.getByText(zh.app.notFoundTitle).first().waitFor()

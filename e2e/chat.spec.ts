@@ -1,8 +1,9 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { PNG } from 'pngjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, emulatorControl, launchBrowser, startServer, type RunningServer } from './harness'
+import { emulatorControl, startServerAndBrowser, stopServerAndBrowser, type RunningServer } from './harness'
+import { newPage, openDropdowns, registerInPage, shot as pageShot, signInInPage, uniqueEmail } from './pages'
 
 // The chat page against the real server, whose built-in emulator plays the model providers.
 // Upstream faults are scripted through the emulator's control route.
@@ -11,14 +12,10 @@ let server: RunningServer
 let browser: Browser
 
 beforeAll(async () => {
-  server = await startServer()
-  browser = await launchBrowser()
+  ;({ server, browser } = await startServerAndBrowser())
 })
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-})
+afterAll(() => stopServerAndBrowser({ server, browser }))
 
 afterEach(async () => {
   await emulatorControl(server, 'DELETE')
@@ -26,36 +23,11 @@ afterEach(async () => {
 
 const injectFault = (fault: Record<string, unknown>, times = 1) => emulatorControl(server, 'POST', { fault, times })
 
-async function newPage(
-  options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
-): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({
-    viewport: options.viewport ?? { width: 1280, height: 800 },
-    locale: 'zh-CN',
-    colorScheme: options.colorScheme ?? 'light',
-  })
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
-  })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  return { context, page, problems }
-}
+/** The chat page's screenshots show the viewport only, not the full page. */
+const shot = (page: Page, name: string) => pageShot(page, name, { fullPage: false })
 
-const shot = (page: Page, name: string) => page.screenshot({ path: artifactPath(name), animations: 'disabled' })
-
-const uniqueEmail = (tag: string) => `e2e-chat-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
-
-async function register(page: Page, tag: string): Promise<void> {
-  await page.goto(`${server.url}/register`)
-  await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-  await page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail(tag))
-  await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-  await page.getByLabel(zh.auth.displayName).fill('小桥')
-  await page.getByTestId('register-submit').click()
-  await page.getByTestId('chat-home').waitFor()
-}
+/** Signs a new `e2e-chat-<tag>-…` account up through the form, named 小桥, and lands on the chat home. */
+const register = (page: Page, tag: string) => registerInPage(server, page, `chat-${tag}`, { displayName: '小桥' })
 
 /** The last assistant message on screen. */
 const lastAnswer = (page: Page) => page.getByTestId('message-assistant').last()
@@ -88,7 +60,7 @@ function pngBytes(width: number, height: number): Buffer {
 
 describe('chat', () => {
   it('streams an answer, keeps it across a reload, renders rich markdown safely, and branches on edit', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'stream')
     await page.getByTestId('greeting').getByText('小桥').waitFor()
     await page.getByTestId('conversation-sidebar').getByText(zh.chat.noConversations).waitFor()
@@ -207,7 +179,7 @@ describe('chat', () => {
   })
 
   it('stops mid-stream with Esc and keeps the partial answer, marked interrupted', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'stop')
     // The upstream goes quiet after a few pieces, like a slow model: plenty of time to stop it.
     await injectFault({ type: 'stall', afterChunks: 4, delayMs: 30_000 })
@@ -241,7 +213,7 @@ describe('chat', () => {
   })
 
   it('answers about an attached image with a vision model', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'vision')
     // Text-only models cannot take images.
     expect(await page.getByTestId('attach-button').isDisabled()).toBe(true)
@@ -277,7 +249,7 @@ describe('chat', () => {
   })
 
   it('shows an upstream failure in place, keeps the question, and retries', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'failure')
     await injectFault({ type: 'http_error', status: 400, code: 'InvalidParameter', message: 'scripted failure' }, 5)
     await typeAndSend(page, '这条消息会遇到上游故障')
@@ -307,7 +279,10 @@ describe('chat', () => {
   })
 
   it('works on a phone, in the dark, with the conversation list in a drawer', async () => {
-    const { context, page, problems } = await newPage({ colorScheme: 'dark', viewport: { width: 390, height: 844 } })
+    const { context, page, problems } = await newPage(browser, {
+      colorScheme: 'dark',
+      viewport: { width: 390, height: 844 },
+    })
     await register(page, 'phone')
     await typeAndSend(page, '手机上也能用吗？')
     await page.waitForURL(/\/c\/[\w-]+$/)
@@ -336,7 +311,7 @@ describe('chat', () => {
   })
 
   it('manages conversations: search, pin, rename, archive and delete', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'manage')
     for (const text of ['第一个会话：苹果', '第二个会话：香蕉']) {
       await page.getByTestId('new-chat').click()
@@ -361,7 +336,7 @@ describe('chat', () => {
       const item = items.filter({ hasText: title })
       await item.hover()
       await item.getByTestId('conversation-actions').click()
-      await page.locator('.ant-dropdown:not(.ant-dropdown-hidden)').getByRole('menuitem', { name: action }).click()
+      await openDropdowns(page).getByRole('menuitem', { name: action }).click()
     }
 
     // Pin the older one: it moves to the top, under "pinned".
@@ -397,7 +372,7 @@ describe('chat', () => {
 
 describe('chat, beyond the basics', () => {
   it('shows the thinking of a reasoning model, collapsed', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'thinking')
     await page.getByTestId('thinking-toggle').click()
     expect(await page.getByTestId('thinking-toggle').getAttribute('aria-pressed')).toBe('true')
@@ -421,7 +396,7 @@ describe('chat, beyond the basics', () => {
 
   it('keeps a long conversation fast: only messages near the viewport are in the page', async () => {
     // Forty turns through the API (JSON answers), then open the conversation in the browser.
-    const email = uniqueEmail('long')
+    const email = uniqueEmail('chat-long')
     const password = 'a long passphrase for e2e'
     const registered = await fetch(`${server.url}/api/auth/register`, {
       method: 'POST',
@@ -444,12 +419,8 @@ describe('chat, beyond the basics', () => {
     for (let i = 1; i <= turns; i++)
       await call(`/api/conversations/${conversation.id}/messages`, { content: `第 ${i} 个问题` })
 
-    const { context, page, problems } = await newPage()
-    await page.goto(`${server.url}/login`)
-    await page.getByLabel(zh.auth.loginField).fill(email)
-    await page.getByLabel(zh.auth.password, { exact: true }).fill(password)
-    await page.getByLabel(zh.auth.password, { exact: true }).press('Enter')
-    await page.getByTestId('chat-home').waitFor()
+    const { context, page, problems } = await newPage(browser)
+    await signInInPage(server, page, { email, password })
     await page.goto(`${server.url}/c/${conversation.id}`)
 
     // Opens at the bottom, on the newest exchange.
@@ -479,7 +450,7 @@ describe('chat, beyond the basics', () => {
 
 describe('installable app', () => {
   it('registers a service worker that never caches the API', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await page.goto(`${server.url}/login`)
     await page.getByRole('heading', { name: zh.auth.loginTitle }).waitFor()
     const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope)

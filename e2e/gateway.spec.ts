@@ -1,7 +1,8 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, emulatorControl, launchBrowser, startServer, type RunningServer } from './harness'
+import { emulatorControl, startServerAndBrowser, stopServerAndBrowser, type RunningServer } from './harness'
+import { newPage, openSelectDropdown, registerInPage, shot } from './pages'
 
 // The API keys page and the API playground against the real server; the built-in emulator plays
 // the upstream models, and the playground calls the server's own /v1 with a personal key.
@@ -10,50 +11,17 @@ let server: RunningServer
 let browser: Browser
 
 beforeAll(async () => {
-  server = await startServer()
-  browser = await launchBrowser()
+  ;({ server, browser } = await startServerAndBrowser())
 })
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-})
+afterAll(() => stopServerAndBrowser({ server, browser }))
 
 afterEach(async () => {
   await emulatorControl(server, 'DELETE')
 })
 
-async function newPage(
-  options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {},
-): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({
-    viewport: options.viewport ?? { width: 1280, height: 800 },
-    locale: 'zh-CN',
-    colorScheme: options.colorScheme ?? 'light',
-  })
-  const page = await context.newPage()
-  // CSP violations and uncaught exceptions fail the test.
-  const problems: string[] = []
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
-  })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  return { context, page, problems }
-}
-
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: artifactPath(name), animations: 'disabled', fullPage: true })
-
-const uniqueEmail = (tag: string) => `e2e-gw-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
-
-async function register(page: Page, tag: string): Promise<void> {
-  await page.goto(`${server.url}/register`)
-  await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-  await page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail(tag))
-  await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-  await page.getByTestId('register-submit').click()
-  await page.getByTestId('chat-home').waitFor()
-}
+/** Signs a new `e2e-gw-<tag>-…` account up through the form and lands on the chat home. */
+const register = (page: Page, tag: string) => registerInPage(server, page, `gw-${tag}`)
 
 /** Settings → API keys, through the navigation a user would take. */
 async function openKeys(page: Page): Promise<void> {
@@ -63,9 +31,6 @@ async function openKeys(page: Page): Promise<void> {
   await page.getByRole('button', { name: zh.apikeys.create }).waitFor()
 }
 
-/** The antd popover/dropdown layers currently shown (closed ones stay in the DOM, hidden). */
-const openSelectDropdown = (page: Page) => page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')
-
 async function openPlayground(page: Page): Promise<void> {
   await page.getByRole('menuitem', { name: zh.nav.playground }).click()
   await page.waitForURL('**/playground')
@@ -74,7 +39,7 @@ async function openPlayground(page: Page): Promise<void> {
 
 describe('API keys and the playground', () => {
   it('creates a key, calls /v1 with it from the playground, and revokes it for good', async () => {
-    const { context, page, problems } = await newPage()
+    const { context, page, problems } = await newPage(browser)
     await register(page, 'keys')
     await openKeys(page)
     await page.getByText(zh.apikeys.empty).waitFor()
@@ -205,7 +170,7 @@ describe('API keys and the playground', () => {
   })
 
   it('shows a refused key in place, and looks right in the dark and on a phone', async () => {
-    const { context, page, problems } = await newPage({ colorScheme: 'dark' })
+    const { context, page, problems } = await newPage(browser, { colorScheme: 'dark' })
     await register(page, 'dark')
     await openPlayground(page)
 
@@ -240,6 +205,17 @@ describe('API keys and the playground', () => {
     await page.getByTestId('api-keys').getByRole('listitem').filter({ hasText: zh.playground.temporaryKeyName }).waitFor()
     await shot(page, 'keys-phone.png')
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    // All four settings tabs fit on the phone: none cut off, faded out or moved to the overflow menu.
+    const tabBar = (await page.locator('.ant-tabs-nav-wrap').first().boundingBox())!
+    const tabs = await page.getByRole('tab').all()
+    expect(tabs).toHaveLength(4)
+    for (const tab of tabs) {
+      const box = (await tab.boundingBox())!
+      expect(box.x).toBeGreaterThanOrEqual(tabBar.x)
+      expect(box.x + box.width).toBeLessThanOrEqual(tabBar.x + tabBar.width)
+    }
+    expect(await page.locator('.ant-tabs-nav-more').isVisible()).toBe(false)
+    expect(await page.locator('.ant-tabs-nav-wrap-ping-right, .ant-tabs-nav-wrap-ping-left').count()).toBe(0)
 
     expect(problems).toEqual([])
     await context.close()

@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
+import { expect } from 'vitest'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..')
 export const ARTIFACTS = join(REPO_ROOT, 'e2e', 'artifacts')
@@ -123,6 +124,84 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   })
+}
+
+/**
+ * A file's server and browser, started one after the other (the server first) for its `beforeAll`:
+ * `;({ server, browser } = await startServerAndBrowser())`. The server is stopped again if the browser fails.
+ */
+export async function startServerAndBrowser(
+  extraEnv: Record<string, string> = {},
+): Promise<{ server: RunningServer; browser: Browser }> {
+  const server = await startServer(extraEnv)
+  try {
+    return { server, browser: await launchBrowser() }
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
+}
+
+/** The `afterAll` of startServerAndBrowser: closes the browser, then stops the server; either may be missing. */
+export async function stopServerAndBrowser(running: { server?: RunningServer; browser?: Browser }): Promise<void> {
+  await running.browser?.close()
+  await running.server?.stop()
+}
+
+/** JSON call against the running server, as an API client would make it; `token` goes in as a Bearer token. */
+export async function apiCall<T>(
+  server: RunningServer,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T }
+}
+
+/**
+ * The first admin's credentials: the first boot creates an admin and prints its one-time password
+ * (features/auth/bootstrap.ts), which the server output keeps.
+ */
+export function firstAdmin(server: RunningServer): { email: string; password: string } {
+  const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
+  expect(banner, 'the first-admin banner on the server console').not.toBeNull()
+  return { email: banner![1]!, password: banner![2]! }
+}
+
+/** Signs the first admin in through the API: their credentials and an access token. */
+export async function loginFirstAdmin(
+  server: RunningServer,
+): Promise<{ email: string; password: string; token: string }> {
+  const { email, password } = firstAdmin(server)
+  const login = await apiCall<{ accessToken: string }>(server, 'POST', '/api/auth/login', null, {
+    login: email,
+    password,
+  })
+  expect(login.status).toBe(200)
+  return { email, password, token: login.json.accessToken }
+}
+
+/**
+ * Admin settings for files that pay for chat turns and load many pages: new accounts get ¥5, and a roomy
+ * per-IP auth limit keeps the file's page loads and reloads from tripping the sign-in throttle.
+ */
+export async function fundAccountsAndRaiseAuthLimit(server: RunningServer, adminToken: string): Promise<void> {
+  const settings = await apiCall(server, 'PATCH', '/api/admin/settings', adminToken, {
+    defaultBalance: 5_000_000,
+    rateLimits: { authPerMinute: 1000 },
+  })
+  expect(settings.status).toBe(200)
 }
 
 export function artifactPath(name: string): string {

@@ -1,9 +1,18 @@
 import { readFile } from 'node:fs/promises'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { formatYuan } from '../apps/web/src/features/billing/money'
 import { zhCN as zh } from '../apps/web/src/i18n/zh-CN'
-import { artifactPath, launchBrowser, startServer, type RunningServer } from './harness'
+import {
+  apiCall,
+  artifactPath,
+  fundAccountsAndRaiseAuthLimit,
+  loginFirstAdmin,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+  type RunningServer,
+} from './harness'
+import { chartDrawn, newPage, openSelectDropdown, registerInPage, shot, switchToDarkTheme } from './pages'
 
 let server: RunningServer
 let browser: Browser
@@ -11,50 +20,14 @@ let browser: Browser
 let modelA: { id: string; displayName: string }
 let modelB: { id: string; displayName: string }
 
-/** JSON call against the running server, as an API client would make it. */
-async function call<T>(
-  method: string,
-  path: string,
-  token: string | null,
-  body?: unknown,
-): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      accept: 'application/json',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T }
-}
-
-async function adminToken(): Promise<string> {
-  // The first boot creates an admin and prints its one-time password (features/auth/bootstrap.ts).
-  const banner = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(server.output())
-  expect(banner, 'the first-admin banner on the server console').not.toBeNull()
-  const login = await call<{ accessToken: string }>('POST', '/api/auth/login', null, {
-    login: banner![1],
-    password: banner![2],
-  })
-  expect(login.status).toBe(200)
-  return login.json.accessToken
-}
-
 beforeAll(async () => {
-  server = await startServer()
-  browser = await launchBrowser()
-  const admin = await adminToken()
+  ;({ server, browser } = await startServerAndBrowser())
+  const admin = (await loginFirstAdmin(server)).token
   // New accounts get ¥5 so chat turns can be paid for; a roomy per-IP auth limit keeps the
   // page reloads of this file from tripping the sign-in throttle.
-  const settings = await call('PATCH', '/api/admin/settings', admin, {
-    defaultBalance: 5_000_000,
-    rateLimits: { authPerMinute: 1000 },
-  })
-  expect(settings.status).toBe(200)
-  const models = await call<{ items: Array<{ id: string; kind: string; displayName: string; emulated: boolean }> }>(
+  await fundAccountsAndRaiseAuthLimit(server, admin)
+  const models = await apiCall<{ items: Array<{ id: string; kind: string; displayName: string; emulated: boolean }> }>(
+    server,
     'GET',
     '/api/models',
     admin,
@@ -64,48 +37,13 @@ beforeAll(async () => {
   ;[modelA, modelB] = [chat[0]!, chat[1]!]
 })
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-})
-
-async function newPage(
-  colorScheme: 'light' | 'dark' = 'light',
-): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', colorScheme })
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text())
-  })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  return { context, page, problems }
-}
-
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: artifactPath(name), animations: 'disabled', fullPage: true })
-
-const uniqueEmail = (tag: string) => `e2e-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`
-
-/** Registers through the form and returns the access token the page received. */
-async function registerInPage(page: Page, tag: string): Promise<string> {
-  await page.goto(`${server.url}/register`)
-  await page.getByRole('heading', { name: zh.auth.registerTitle }).waitFor()
-  await page.getByLabel(zh.auth.email, { exact: true }).fill(uniqueEmail(tag))
-  await page.getByLabel(zh.auth.password, { exact: true }).fill('a long passphrase for e2e')
-  const registered = page.waitForResponse((r) => r.url().endsWith('/api/auth/register'))
-  await page.getByTestId('register-submit').click()
-  const response = await registered
-  expect(response.status()).toBe(201)
-  await page.getByTestId('user-menu').waitFor()
-  return ((await response.json()) as { accessToken: string }).accessToken
-}
+afterAll(() => stopServerAndBrowser({ server, browser }))
 
 /** One chat turn through the real chat API (JSON, not SSE), answered by the emulator. */
 async function chatTurn(token: string, model: string, content: string): Promise<void> {
-  const convo = await call<{ id: string }>('POST', '/api/conversations', token, { model })
+  const convo = await apiCall<{ id: string }>(server, 'POST', '/api/conversations', token, { model })
   expect(convo.status).toBe(201)
-  const turn = await call('POST', `/api/conversations/${convo.json.id}/messages`, token, { content, model })
+  const turn = await apiCall(server, 'POST', `/api/conversations/${convo.json.id}/messages`, token, { content, model })
   expect(turn.status, JSON.stringify(turn.json)).toBe(200)
 }
 
@@ -123,8 +61,8 @@ async function waitForStat(page: Page, testId: string, expected: number): Promis
 async function pick(page: Page, testId: string, label: string): Promise<void> {
   await page.getByTestId(testId).click()
   const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
-  await page
-    .locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option')
+  await openSelectDropdown(page)
+    .locator('.ant-select-item-option')
     .filter({ hasText: exact })
     .click({ timeout: 5000 })
     .catch(async (e: unknown) => {
@@ -136,16 +74,12 @@ async function pick(page: Page, testId: string, label: string): Promise<void> {
     })
 }
 
-/** Waits until ECharts reports the chart fully drawn, animation included (EChart sets the attribute). */
-const chartDrawn = (page: Page, testId: string) =>
-  page.locator(`[data-testid="${testId}"] [data-chart-state="finished"]`).waitFor()
-
 const dataRows = (page: Page) => page.getByTestId('calls-table').locator('tbody tr.ant-table-row')
 
 describe('usage history, CSV and charts', () => {
   it('filters the call table by model, downloads the filtered CSV and draws the charts', async () => {
-    const { context, page, problems } = await newPage()
-    const token = await registerInPage(page, 'usage')
+    const { context, page, problems } = await newPage(browser)
+    const { token } = await registerInPage(server, page, 'usage', { landOn: 'user-menu' })
 
     // One turn through the chat page: once it is answered, the header balance is fetched again.
     const badge = page.getByTestId('balance-badge')
@@ -160,8 +94,10 @@ describe('usage history, CSV and charts', () => {
     await chatTurn(token, modelA.id, '你好')
     await chatTurn(token, modelA.id, 'Tell me a short story')
     await chatTurn(token, modelB.id, '1+1=?')
-    const callsOf = async (query: string) =>
-      (await call<{ items: unknown[] }>('GET', `/api/usage/calls?limit=100${query}`, token)).json.items.length
+    const callsOf = async (query: string) => {
+      const calls = await apiCall<{ items: unknown[] }>(server, 'GET', `/api/usage/calls?limit=100${query}`, token)
+      return calls.json.items.length
+    }
     const total = await callsOf('')
     const onModelA = await callsOf(`&model=${modelA.id}`)
     expect(total).toBe(4)
@@ -242,22 +178,22 @@ describe('usage history, CSV and charts', () => {
     expect(await ledger.last().textContent()).toContain('+¥5.00')
     for (const row of (await ledger.all()).slice(0, total))
       expect(await row.textContent()).toContain(zh.billing.reasons.usage)
-    const balance = await call<{ balance: number; reserved: number; available: number }>(
+    const balance = await apiCall<{ balance: number; reserved: number; available: number }>(
+      server,
       'GET',
       '/api/billing/balance',
       token,
     )
-    const stats = await call<{ totals: { cost: number } }>('GET', '/api/usage/stats', token)
+    const stats = await apiCall<{ totals: { cost: number } }>(server, 'GET', '/api/usage/stats', token)
     expect(balance.json.balance).toBe(5_000_000 - stats.json.totals.cost)
     const available = page.getByTestId('balance-available').locator('.ant-statistic-content')
     await expect.poll(() => available.textContent()).toBe(formatYuan(balance.json.available))
-    await expect.poll(() => badge.textContent()).toBe(formatYuan(balance.json.available, { maxDecimals: 2 }))
+    // The header badge shows the same amount as the card, not one rounded to fen.
+    await expect.poll(() => badge.textContent()).toBe(formatYuan(balance.json.available))
     await shot(page, 'billing-light.png')
 
     // Dark theme and a phone, for people to look at.
-    await page.getByTestId('theme-switch').click()
-    await page.getByRole('menuitem', { name: zh.header.themeDark }).click()
-    await page.waitForFunction(() => document.documentElement.style.colorScheme === 'dark')
+    await switchToDarkTheme(page)
     await page.mouse.move(640, 700)
     await shot(page, 'billing-dark.png')
     await page.getByRole('menuitem', { name: zh.nav.usage }).click()
