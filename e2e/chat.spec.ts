@@ -231,6 +231,8 @@ describe('chat', () => {
     await typeAndSend(page, '这张图片里有什么？')
     await page.waitForURL(/\/c\/[\w-]+$/)
     await page.getByTestId('send-button').waitFor()
+    // The usage line shows once the answer is complete (the send button can show a moment before).
+    await lastAnswer(page).getByTestId('usage').waitFor()
     const answer = await lastAnswer(page).getByTestId('message-content').innerText()
     expect(answer).toContain('你发送了 1 张图片')
     expect(answer).toContain('PNG 格式，64×48 像素')
