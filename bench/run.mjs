@@ -15,7 +15,10 @@
  *
  * Writes bench/results/latest.json and the summary table into bench/README.md (between the
  * BENCH:BEGIN/END markers). `--cpu-prof` also writes a V8 CPU profile of the server into
- * bench/results/. Not part of `npm test`.
+ * bench/results/. `--idle` stops after the idle reading and prints where the memory lives: resident memory by mapping
+ * (/proc/<pid>/smaps), V8's heap spaces and the packages loaded (bench/heap-report.mjs; with
+ * BENCH_HEAP_SNAPSHOT=1 also a heap snapshot in bench/results/).
+ * Not part of `npm test`.
  */
 import { spawn } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
@@ -32,6 +35,8 @@ const args = new Set(process.argv.slice(2))
 const CPU_PROF = args.has('--cpu-prof')
 const QUICK = args.has('--quick')
 const NO_STREAMS = args.has('--no-streams')
+// Only boot, seed and read the idle RSS, with where it lives (/proc/<pid>/smaps): for work on memory.
+const IDLE_ONLY = args.has('--idle')
 
 const RUNS = 3
 const SERIAL_REQUESTS = QUICK ? 300 : 1500
@@ -92,6 +97,23 @@ function memoryMb(pid) {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 }
 }
 
+/** Resident memory by kind of mapping, largest first (MB): what `--idle` prints. */
+function residentBreakdown(pid) {
+  const totals = new Map()
+  let name = ''
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (head) name = `${head[2] || '[anonymous]'} ${head[1]}`
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+    if (rss) totals.set(name, (totals.get(name) ?? 0) + Number(rss[1]) / 1024)
+  }
+  return [...totals]
+    .filter(([, mb]) => mb >= 0.1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, mb]) => `${mb.toFixed(1).padStart(6)} MB  ${n}`)
+    .join('\n')
+}
+
 async function json(url, { method = 'GET', body, token, headers = {} } = {}) {
   const res = await request(url, {
     method,
@@ -136,6 +158,8 @@ async function startQiao(emulatorUrl, dataDir) {
     QIAO_EMULATOR: 'off',
     DASHSCOPE_API_KEY: 'sk-bench-upstream-key-0001',
     DASHSCOPE_BASE_URL: emulatorUrl,
+    // --idle: a reporter the bench signals once idle (bench/heap-report.mjs).
+    ...(IDLE_ONLY ? { NODE_OPTIONS: `--import ${join(root, 'bench/heap-report.mjs')}`, BENCH_HEAP_SNAPSHOT: process.env.BENCH_HEAP_SNAPSHOT ?? '' } : {}),
   }
   const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/results')}`] : []
   // The server's own log goes to a file: a benchmark's console is for its results.
@@ -319,6 +343,16 @@ async function main() {
     await sleep(IDLE_SETTLE_MS - 2000)
     const idle = memoryMb(pid).rss
     log(`idle RSS ${idleEarly.toFixed(1)} MB after 2 s, ${idle.toFixed(1)} MB after ${IDLE_SETTLE_MS / 1000} s`)
+    if (IDLE_ONLY) {
+      const report = join(root, 'bench/results/heap-report.txt')
+      rmSync(report, { force: true })
+      process.kill(pid, 'SIGUSR2')
+      for (let i = 0; i < 600 && !existsSync(report); i++) await sleep(100)
+      console.log(readFileSync(report, 'utf8'))
+      console.log('Resident memory by mapping (MB):')
+      console.log(residentBreakdown(pid))
+      return
+    }
     const upstreamKey = 'sk-bench-upstream-key-0001'
     const direct = { url: emulator.url, path: '/compatible-mode/v1/chat/completions', token: upstreamKey }
     const via = { url: qiao.origin, path: '/v1/chat/completions', token: keys[0] }
