@@ -9,7 +9,8 @@
  * raw transport errors are never attached as `cause` (they can carry request options).
  */
 import { EventEmitter } from 'node:events'
-import { Agent, Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Agent, dispatchRequest } from '../platform/undici'
 import { parseSse, type SseEvent, type SseItem } from './sse'
 import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, ProviderError, type RetryPolicy, type Timeouts, type UpstreamContext } from './types'
 
@@ -64,7 +65,7 @@ const CONNECTION_ERROR_CODES = new Set([
   'UND_ERR_CLOSED',
 ])
 
-const agents = new Map<number, Agent>()
+const agents = new Map<number, Dispatcher>()
 /** Without a caller dispatcher, one shared Agent per connect timeout (connect timeouts live on the Agent). */
 function defaultDispatcher(connectMs: number): Dispatcher {
   let agent = agents.get(connectMs)
@@ -337,15 +338,6 @@ function validateKey(apiKey: string): void {
   if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new ProviderError('auth_failed', 'The provider key contains characters that cannot be sent')
 }
 
-/**
- * undici's request API applied to a dispatcher, which may be any object with `dispatch` (the SSRF
- * guard, a test's recorder) — as undici's own top-level `request(url, { dispatcher })` does, minus
- * parsing the URL again on every call.
- */
-function dispatchRequest(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-  return Dispatcher.prototype.request.call(dispatcher, options) as Promise<Dispatcher.ResponseData>
-}
-
 /** Where a request goes, as undici's dispatchers take it. */
 interface Target {
   origin: string
@@ -544,7 +536,7 @@ export async function downloadBytes(
     call.arm('first byte')
     let res: Dispatcher.ResponseData
     try {
-      res = await request(parsed, { method: 'GET', dispatcher: call.dispatcher, signal: call.abort, headersTimeout: 0, bodyTimeout: 0 })
+      res = await dispatchRequest(call.dispatcher, { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: 'GET', signal: call.abort, headersTimeout: 0, bodyTimeout: 0 })
     } catch (err) {
       throw call.classify(err, 'before response').error
     }

@@ -1,0 +1,16 @@
+// Types for the undici files platform/undici.ts imports directly (the package types its index only).
+declare module 'undici/lib/dispatcher/agent.js' {
+  import type { Agent } from 'undici'
+  const AgentClass: typeof Agent
+  export default AgentClass
+}
+declare module 'undici/lib/core/connect.js' {
+  import type { buildConnector } from 'undici'
+  const build: typeof buildConnector
+  export default build
+}
+declare module 'undici/lib/api/api-request.js' {
+  import type { Dispatcher } from 'undici'
+  const request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>
+  export default request
+}
