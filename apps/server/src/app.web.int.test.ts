@@ -59,6 +59,22 @@ describe('serving the web app', () => {
     }
   })
 
+  it('answers conditional and range requests as HTTP says', async () => {
+    const first = await get('/assets/index-Bx1y2z3.js')
+    const etag = first.headers.etag
+    expect(etag).toBeTruthy()
+    const again = await t.inject({ method: 'GET', url: '/assets/index-Bx1y2z3.js', headers: { 'if-none-match': String(etag) } })
+    expect(again.statusCode).toBe(304)
+    expect(again.body).toBe('')
+    const part = await t.inject({ method: 'GET', url: '/assets/index-Bx1y2z3.js', headers: { range: 'bytes=0-6' } })
+    expect(part.statusCode).toBe(206)
+    expect(part.headers['content-range']).toBe('bytes 0-6/18')
+    expect(part.body).toBe('console')
+    const beyond = await t.inject({ method: 'GET', url: '/assets/index-Bx1y2z3.js', headers: { range: 'bytes=500-600' } })
+    expect(beyond.statusCode).toBe(416)
+    expect(beyond.headers['content-range']).toBe('bytes */18')
+  })
+
   it('answers 404 in the error shape for missing files, dotfiles and anything outside the web root', async () => {
     for (const url of [
       '/assets/missing-123.js',
