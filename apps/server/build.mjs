@@ -1,4 +1,4 @@
-// Bundles the server (and @qiao/shared) into dist/; npm packages stay external. dist/main.js is the
+// Bundles the server (and @qiao/shared) into dist/; npm packages stay external but for BUNDLED. dist/main.js is the
 // entry. Code splitting keeps what main.ts and others import dynamically (the server behind the
 // heap settings, the built-in emulator, database and Redis drivers) in chunks of their own, so
 // their npm imports load only when they are used. Data files the server reads at run time are
@@ -6,7 +6,26 @@
 // `node build.mjs [outdir]` builds elsewhere (the bundle test builds into a temporary directory).
 import { copyFileSync, readdirSync, rmSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+
+/**
+ * npm packages bundled in rather than loaded from node_modules: ES-module packages of many small
+ * files, where every module costs V8 a module record, a namespace and an environment for as long
+ * as the process runs. Bundled, they are tree-shaken and become part of one chunk: ~2.3 MB less
+ * heap and ~5 MB less resident memory at idle (bench/README.md). Kysely loads 262 modules, jose 46.
+ * zod is left out: bundled, its heap grew. CommonJS packages gain little (nothing to tree-shake).
+ */
+const BUNDLED = ['kysely', 'jose']
+
+/** Resolves the BUNDLED packages to their files, as Node would import them, so esbuild takes them in. */
+const bundlePackages = {
+  name: 'bundle-packages',
+  setup(b) {
+    const filter = new RegExp(`^(${BUNDLED.join('|')})(/|$)`)
+    b.onResolve({ filter }, (args) => ({ path: fileURLToPath(import.meta.resolve(args.path)) }))
+  },
+}
 
 const outdir = resolve(import.meta.dirname, process.argv[2] ?? 'dist')
 
@@ -33,6 +52,7 @@ const { metafile } = await build({
   alias: { '@qiao/shared': '../../packages/shared/src/index.ts' },
   logLevel: 'warning',
   metafile: true,
+  plugins: [bundlePackages],
 })
 
 // Chunk names change with their content: drop the ones an earlier build left behind.
