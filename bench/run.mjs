@@ -56,6 +56,7 @@ const TARGETS = {
   rssStreamsMb: 300,
 }
 
+const UPSTREAM_KEY = 'sk-bench-upstream-key-0001'
 const BODY = JSON.stringify({ model: 'qwen-plus', messages: [{ role: 'user', content: 'Hello, bridge!' }], max_tokens: 32 })
 const STREAM_BODY = JSON.stringify({ model: 'qwen-plus', messages: [{ role: 'user', content: 'Hello, bridge!' }], max_tokens: 32, stream: true })
 
@@ -126,7 +127,17 @@ async function json(url, { method = 'GET', body, token, headers = {} } = {}) {
 }
 
 async function startEmulator() {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/emulator.mjs')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  return startPrinting(['--import', 'tsx', join(root, 'bench/emulator.mjs')])
+}
+
+/** The bare relay (bench/bare-relay.mjs) in front of the emulator: the floor Qiao is compared with. */
+async function startBareRelay(emulatorUrl, upstreamKey) {
+  return startPrinting([join(root, 'bench/bare-relay.mjs'), emulatorUrl, upstreamKey])
+}
+
+/** Starts a Node process that prints `{"url": …}` on its first stdout line. */
+async function startPrinting(argv) {
+  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise((resolve, reject) => {
     let buf = ''
     child.stdout.on('data', (d) => {
@@ -134,7 +145,7 @@ async function startEmulator() {
       const nl = buf.indexOf('\n')
       if (nl >= 0) resolve(buf.slice(0, nl))
     })
-    child.on('exit', (code) => reject(new Error(`emulator exited ${code}`)))
+    child.on('exit', (code) => reject(new Error(`${argv.at(-1)} exited ${code}`)))
   })
   return { child, url: JSON.parse(line).url }
 }
@@ -156,7 +167,7 @@ async function startQiao(emulatorUrl, dataDir) {
     QIAO_ADMIN_EMAIL: 'bench-admin@example.com',
     QIAO_ADMIN_PASSWORD: adminPassword,
     QIAO_EMULATOR: 'off',
-    DASHSCOPE_API_KEY: 'sk-bench-upstream-key-0001',
+    DASHSCOPE_API_KEY: UPSTREAM_KEY,
     DASHSCOPE_BASE_URL: emulatorUrl,
     // --idle: a reporter the bench signals once idle (bench/heap-report.mjs).
     ...(IDLE_ONLY ? { NODE_OPTIONS: `--import ${join(root, 'bench/heap-report.mjs')}`, BENCH_HEAP_SNAPSHOT: process.env.BENCH_HEAP_SNAPSHOT ?? '' } : {}),
@@ -325,12 +336,13 @@ async function main() {
   await run('npm', ['run', 'build', '-w', '@qiao/server'], { cwd: root })
   const dataDir = mkdtempSync(join(tmpdir(), 'qiao-bench-'))
   const emulator = await startEmulator()
+  const relay = await startBareRelay(emulator.url, UPSTREAM_KEY)
   const qiao = await startQiao(emulator.url, dataDir)
   const pid = qiao.child.pid
   const stop = async () => {
-    qiao.child.kill('SIGTERM')
-    emulator.child.kill('SIGTERM')
-    await Promise.all([new Promise((r) => qiao.child.once('exit', r)), new Promise((r) => emulator.child.once('exit', r))])
+    const children = [qiao.child, relay.child, emulator.child]
+    for (const child of children) child.kill('SIGTERM')
+    await Promise.all(children.map((child) => new Promise((r) => child.once('exit', r))))
     rmSync(dataDir, { recursive: true, force: true })
   }
   try {
@@ -353,14 +365,16 @@ async function main() {
       console.log(residentBreakdown(pid))
       return
     }
-    const upstreamKey = 'sk-bench-upstream-key-0001'
-    const direct = { url: emulator.url, path: '/compatible-mode/v1/chat/completions', token: upstreamKey }
+    const direct = { url: emulator.url, path: '/compatible-mode/v1/chat/completions', token: UPSTREAM_KEY }
     const via = { url: qiao.origin, path: '/v1/chat/completions', token: keys[0] }
+    const bare = { url: relay.url, path: '/v1/chat/completions', token: 'unused' }
 
     log('warming up')
     await serial(direct.url, direct.path, direct.token, 300)
     await serial(via.url, via.path, via.token, 300)
+    await serial(bare.url, bare.path, bare.token, 300)
     await load(`${via.url}${via.path}`, via.token)
+    await load(`${bare.url}${bare.path}`, bare.token)
     const afterWarmup = memoryMb(pid).rss
     log(`RSS after warm-up ${afterWarmup.toFixed(1)} MB`)
 
@@ -369,11 +383,20 @@ async function main() {
       log(`run ${i}/${RUNS}`)
       const sd = await serial(direct.url, direct.path, direct.token, SERIAL_REQUESTS)
       const sv = await serial(via.url, via.path, via.token, SERIAL_REQUESTS)
+      const sb = await serial(bare.url, bare.path, bare.token, SERIAL_REQUESTS)
       const ld = await load(`${direct.url}${direct.path}`, direct.token)
       const lv = await load(`${via.url}${via.path}`, via.token, pid)
+      const lb = await load(`${bare.url}${bare.path}`, bare.token, relay.child.pid)
       const td = await ttfb(direct.url, direct.path, direct.token, TTFB_REQUESTS)
       const tv = await ttfb(via.url, via.path, via.token, TTFB_REQUESTS)
+      const tb = await ttfb(bare.url, bare.path, bare.token, TTFB_REQUESTS)
       const r = {
+        // The bare relay (bench/bare-relay.mjs) measured the same way: the floor on this machine.
+        bareAddedP50Ms: sb.p50 - sd.p50,
+        bareAddedP99Ms: sb.p99 - sd.p99,
+        bareRps: lb.rps,
+        bareCpuMsPerRequest: lb.cpuMsPerRequest,
+        bareTtfbAddedMs: tb - td,
         serialDirect: sd,
         serialVia: sv,
         addedP50Ms: sv.p50 - sd.p50,
@@ -404,6 +427,12 @@ async function main() {
       rpsVia: Math.round(med('rpsVia')),
       cpuMsPerRequest: round(med('cpuMsPerRequest')),
       ttfbAddedMs: round(med('ttfbAddedMs')),
+      directP50Ms: round(median(runs.map((r) => r.serialDirect.p50))),
+      bareAddedP50Ms: round(med('bareAddedP50Ms')),
+      bareAddedP99Ms: round(med('bareAddedP99Ms')),
+      bareThroughputRatio: round(median(runs.map((r) => r.bareRps / r.rpsDirect))),
+      bareCpuMsPerRequest: round(med('bareCpuMsPerRequest')),
+      bareTtfbAddedMs: round(med('bareTtfbAddedMs')),
       rssIdleMb: round(idle, 1),
       rssIdleEarlyMb: round(idleEarly, 1),
       rssAfterWarmupMb: round(afterWarmup, 1),
@@ -442,21 +471,24 @@ async function main() {
 }
 
 function table({ summary: s, targets: t, at, machine, webAppServed }) {
-  const row = (what, value, target, pass) => `| ${what} | ${value} | ${target} | ${pass === undefined ? '' : pass ? '✅ pass' : '❌ miss'} |`
+  const row = (what, value, bare, target, pass) => `| ${what} | ${value} | ${bare} | ${target} | ${pass === undefined ? '' : pass ? '✅ pass' : '❌ miss'} |`
+  const times = (value, floor) => (floor > 0 ? ` (${round(value / floor, 1)}×)` : '')
   return [
     `Measured ${at} on ${machine.cpus} CPUs, Node ${machine.node} (medians of 3 interleaved runs), ` +
-      `${webAppServed ? 'with' : 'without'} the web app served (apps/web/dist ${webAppServed ? 'built' : 'not built'}).`,
+      `${webAppServed ? 'with' : 'without'} the web app served (apps/web/dist ${webAppServed ? 'built' : 'not built'}). ` +
+      `The emulator answered a direct call in ${s.directP50Ms} ms (p50): the machine's speed. "Bare relay" is ` +
+      '`bench/bare-relay.mjs` measured the same way: the cheapest relay Node can be on this machine.',
     '',
-    '| measure | result | target | |',
-    '| --- | --- | --- | --- |',
-    row('serial added latency p50', `${s.addedP50Ms} ms`, `≤ ${t.addedP50Ms} ms`, s.addedP50Ms <= t.addedP50Ms),
-    row('serial added latency p99', `${s.addedP99Ms} ms`, `≤ ${t.addedP99Ms} ms`, s.addedP99Ms <= t.addedP99Ms),
-    row('throughput at 32 connections, via / direct', `${s.throughputRatio} (${s.rpsVia} / ${s.rpsDirect} req/s)`, 'report', undefined),
-    row('server CPU per proxied request', `${s.cpuMsPerRequest} ms`, `≤ ${t.cpuMsPerRequest} ms`, s.cpuMsPerRequest <= t.cpuMsPerRequest),
-    row('streaming time to first byte added', `${s.ttfbAddedMs} ms`, `≤ ${t.ttfbAddedMs} ms`, s.ttfbAddedMs <= t.ttfbAddedMs),
-    row(`RSS idle (${IDLE_SETTLE_MS / 1000} s quiet after boot and seeding; ${s.rssIdleEarlyMb} MB after 2 s)`, `${s.rssIdleMb} MB`, `≤ ${t.rssIdleMb} MB`, s.rssIdleMb <= t.rssIdleMb),
-    row('RSS peak (32 connections)', `${s.rssPeakMb} MB`, `≤ ${t.rssPeakMb} MB`, s.rssPeakMb <= t.rssPeakMb),
-    row(`RSS with ${s.openStreams} open streams`, `${s.rssStreamsMb} MB`, `≤ ${t.rssStreamsMb} MB`, s.rssStreamsMb <= t.rssStreamsMb && s.openStreams === OPEN_STREAMS),
+    '| measure | Qiao | bare relay | target | |',
+    '| --- | --- | --- | --- | --- |',
+    row('serial added latency p50', `${s.addedP50Ms} ms`, `${s.bareAddedP50Ms} ms`, `≤ ${t.addedP50Ms} ms`, s.addedP50Ms <= t.addedP50Ms),
+    row('serial added latency p99', `${s.addedP99Ms} ms`, `${s.bareAddedP99Ms} ms`, `≤ ${t.addedP99Ms} ms`, s.addedP99Ms <= t.addedP99Ms),
+    row('throughput at 32 connections, via / direct', `${s.throughputRatio} (${s.rpsVia} / ${s.rpsDirect} req/s)`, `${s.bareThroughputRatio}`, 'report', undefined),
+    row('server CPU per proxied request', `${s.cpuMsPerRequest} ms${times(s.cpuMsPerRequest, s.bareCpuMsPerRequest)}`, `${s.bareCpuMsPerRequest} ms`, `≤ ${t.cpuMsPerRequest} ms`, s.cpuMsPerRequest <= t.cpuMsPerRequest),
+    row('streaming time to first byte added', `${s.ttfbAddedMs} ms`, `${s.bareTtfbAddedMs} ms`, `≤ ${t.ttfbAddedMs} ms`, s.ttfbAddedMs <= t.ttfbAddedMs),
+    row(`RSS idle (${IDLE_SETTLE_MS / 1000} s quiet after boot and seeding; ${s.rssIdleEarlyMb} MB after 2 s)`, `${s.rssIdleMb} MB`, '', `≤ ${t.rssIdleMb} MB`, s.rssIdleMb <= t.rssIdleMb),
+    row('RSS peak (32 connections)', `${s.rssPeakMb} MB`, '', `≤ ${t.rssPeakMb} MB`, s.rssPeakMb <= t.rssPeakMb),
+    row(`RSS with ${s.openStreams} open streams`, `${s.rssStreamsMb} MB`, '', `≤ ${t.rssStreamsMb} MB`, s.rssStreamsMb <= t.rssStreamsMb && s.openStreams === OPEN_STREAMS),
   ].join('\n')
 }
 
