@@ -4,8 +4,8 @@
 // their npm imports load only when they are used. Data files the server reads at run time are
 // copied beside the bundle, so `dist/` is deployable alone.
 // `node build.mjs [outdir]` builds elsewhere (the bundle test builds into a temporary directory).
-import { copyFileSync, readdirSync, rmSync } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -62,3 +62,14 @@ for (const file of readdirSync(outdir)) {
 }
 
 copyFileSync(join(import.meta.dirname, 'src/features/auth/common-passwords.txt'), join(outdir, 'common-passwords.txt'))
+
+// The BUNDLED packages' licences travel with the code taken from them.
+const notices = BUNDLED.map((name) => {
+  // Up from the package's entry to its own folder (package.json is not always exported).
+  let dir = dirname(fileURLToPath(import.meta.resolve(name)))
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) dir = dirname(dir)
+  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f))
+  if (!file) throw new Error(`no licence file in ${dir}`)
+  return `${name}\n${'-'.repeat(name.length)}\n${readFileSync(join(dir, file), 'utf8').trim()}\n`
+})
+writeFileSync(join(outdir, 'THIRD-PARTY-LICENSES.txt'), `Packages bundled into this directory's JavaScript:\n\n${notices.join('\n')}`)
