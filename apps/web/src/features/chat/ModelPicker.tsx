@@ -78,11 +78,18 @@ export function ModelPicker({
         onChange={onChange}
         variant="borderless"
         popupMatchSelectWidth={false}
-        style={{ minWidth: 140, maxWidth: 260 }}
+        // As wide as the name needs: no fixed cap, so tablets show it whole. Only a header too narrow
+        // for it (a phone) squeezes it, and antd then ends the name with an ellipsis.
+        style={{ minWidth: 120, maxWidth: '100%' }}
         styles={{ popup: { root: { width: 340, maxWidth: 'calc(100vw - 24px)' } } }}
         showSearch={{ optionFilterProp: 'label' }}
         options={chatModels.map((m) => ({ value: m.id, label: bareModelName(m), model: m }))}
-        labelRender={({ label }) => <Typography.Text strong>{label}</Typography.Text>}
+        labelRender={({ label }) => (
+          // The title carries the whole name where the ellipsis cuts it.
+          <Typography.Text strong title={typeof label === 'string' ? label : undefined}>
+            {label}
+          </Typography.Text>
+        )}
         optionRender={(option) => {
           const m = option.data.model
           return (
