@@ -216,4 +216,34 @@ describe('signing up and staying signed in', () => {
     expect(user.problems).toEqual([])
     await user.context.close()
   })
+
+  it('keeps a long email address inside a phone screen: greeting, user menu and profile', async () => {
+    const { context, page, problems } = await newPage(browser, { viewport: { width: 390, height: 844 } })
+    // No display name: the greeting and the user menu fall back to the address itself.
+    const { email } = await registerInPage(server, page, 'an-address-far-too-long-for-one-line-on-a-phone')
+    const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth)
+    expect(await pageWidth()).toBeLessThanOrEqual(390)
+    // The greeting is one line, cut with an ellipsis; its title holds all of it.
+    expect(await page.getByTestId('greeting').getAttribute('title')).toContain(email)
+
+    // The user menu shows the whole address, wrapped, inside the screen.
+    await page.getByTestId('user-menu').click()
+    const menu = openDropdowns(page)
+    await menu.waitFor()
+    await expect.poll(() => menu.textContent()).toContain(email)
+    const box = await menu.boundingBox()
+    expect(box!.x).toBeGreaterThanOrEqual(0)
+    expect(box!.x + box!.width).toBeLessThanOrEqual(390)
+    await shot(page, 'phone-long-email-menu.png', { fullPage: false })
+
+    // The profile shows it wrapped after the "@", not spilling sideways.
+    await page.getByRole('menuitem', { name: zh.nav.settings }).click()
+    await page.waitForURL('**/settings')
+    await page.locator('.ant-descriptions').getByText(email.split('@')[1]!).waitFor()
+    expect(await pageWidth()).toBeLessThanOrEqual(390)
+    await shot(page, 'phone-long-email-profile.png')
+
+    expect(problems).toEqual([])
+    await context.close()
+  })
 })

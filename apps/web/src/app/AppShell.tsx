@@ -29,6 +29,7 @@ import { Suspense, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { Outlet, useLocation, useNavigate } from 'react-router-dom'
 import { logout, useSession } from '../api/session'
+import { EmailText } from '../components/EmailText'
 import { Logo } from '../components/Logo'
 import { LanguageSwitch, ThemeSwitch } from '../components/PreferenceSwitches'
 import { PHONE_QUERY, useMediaQuery } from '../components/useMediaQuery'
@@ -194,13 +195,12 @@ function UserMenu({ compact }: { compact: boolean }) {
       disabled: true,
       style: { cursor: 'default' },
       label: (
+        // The address wraps after its "@" rather than being cut: this is where people check which account they are in.
         <Flex vertical style={{ maxWidth: 240 }}>
-          <Typography.Text strong ellipsis>
+          <Typography.Text strong ellipsis title={name}>
             {name}
           </Typography.Text>
-          <Typography.Text type="secondary" ellipsis style={{ fontSize: 12 }}>
-            {user.email}
-          </Typography.Text>
+          <EmailText email={user.email} secondary style={{ fontSize: 12, lineHeight: 1.4 }} />
         </Flex>
       ),
     },
@@ -243,7 +243,7 @@ function UserMenu({ compact }: { compact: boolean }) {
             {initial}
           </Avatar>
           {!compact && (
-            <Typography.Text ellipsis style={{ maxWidth: 160 }}>
+            <Typography.Text ellipsis title={name} style={{ maxWidth: 160 }}>
               {name}
             </Typography.Text>
           )}

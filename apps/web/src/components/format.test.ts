@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatRelative } from './format'
+import { emailLines, formatRelative } from './format'
 
 describe('formatRelative', () => {
   const now = Date.parse('2026-01-10T12:00:00Z')
@@ -12,5 +12,18 @@ describe('formatRelative', () => {
   })
   it('shows an unreadable timestamp as it came', () => {
     expect(formatRelative('not a date', 'en', now)).toBe('not a date')
+  })
+})
+
+describe('emailLines', () => {
+  it('breaks after the @, keeping it on the first line', () => {
+    expect(emailLines('someone@example.com')).toEqual(['someone@', 'example.com'])
+  })
+  it('uses the last @ of a quoted local part', () => {
+    expect(emailLines('"a@b"@example.com')).toEqual(['"a@b"@', 'example.com'])
+  })
+  it('leaves text without a domain whole', () => {
+    expect(emailLines('admin')).toEqual(['admin', ''])
+    expect(emailLines('admin@')).toEqual(['admin@', ''])
   })
 })

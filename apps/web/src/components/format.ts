@@ -32,3 +32,12 @@ export function formatRelative(iso: string, language: string, now = Date.now()):
   }
   return rtf.format(Math.round(value), 'year')
 }
+
+/**
+ * An email address cut where a line may break: after its (last) "@", so "someone@" ends one line
+ * and "example.com" starts the next. Something without an "@", or with nothing after it, stays whole.
+ */
+export function emailLines(email: string): [string, string] {
+  const at = email.lastIndexOf('@')
+  return at < 0 || at === email.length - 1 ? [email, ''] : [email.slice(0, at + 1), email.slice(at + 1)]
+}

@@ -21,6 +21,7 @@ import type { ColumnsType } from 'antd/es/table'
 import { useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useSession } from '../../api/session'
+import { EmailText } from '../../components/EmailText'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { errorText } from '../../components/error-text'
 import { formatDateTime } from '../../components/format'
@@ -85,14 +86,14 @@ export function UsersTab() {
       key: 'user',
       width: 220,
       render: (_, u) => (
-        <Flex vertical style={{ minWidth: 0 }}>
-          <Typography.Text strong ellipsis>
+        // width 0 + min-width 100%: the cell's text adds nothing to the column's auto width, so the
+        // column keeps its 220 px and long names and addresses end in "…" instead of widening it.
+        <Flex vertical style={{ width: 0, minWidth: '100%' }}>
+          <Typography.Text strong ellipsis title={name(u)}>
             {name(u)}
             {u.id === me && <Tag style={{ marginInlineStart: 6 }}>{t('admin.users.you')}</Tag>}
           </Typography.Text>
-          <Typography.Text type="secondary" ellipsis style={{ fontSize: 12 }}>
-            {u.email}
-          </Typography.Text>
+          <EmailText email={u.email} ellipsis secondary style={{ fontSize: 12 }} />
         </Flex>
       ),
     },

@@ -372,9 +372,18 @@ function ChatMain({
         >
           <Welcome
             variant="borderless"
+            // The greeting's one line would otherwise set the width; this keeps it to the column's.
+            style={{ maxWidth: '100%' }}
             icon={<LogoMark size={48} />}
             title={
-              <Typography.Title level={3} style={{ margin: 0 }} data-testid="greeting">
+              // One line, cut with "…" (the whole greeting in the title): a name may be a long email address.
+              <Typography.Title
+                level={3}
+                ellipsis
+                title={t('chat.greeting', { name })}
+                style={{ margin: 0 }}
+                data-testid="greeting"
+              >
                 {t('chat.greeting', { name })}
               </Typography.Title>
             }

@@ -4,6 +4,7 @@ import { App, Button, Descriptions, Flex, Form, Input, Tag, Typography } from 'a
 import { useTranslation } from 'react-i18next'
 import { api } from '../../api/client'
 import { setUser, useSession } from '../../api/session'
+import { EmailText } from '../../components/EmailText'
 import { ErrorAlert } from '../../components/ErrorAlert'
 import { formatDate } from '../../components/format'
 
@@ -29,9 +30,7 @@ export function ProfileTab() {
     <Flex vertical gap={24}>
       <Descriptions column={1} size="small" styles={{ label: { width: 120 } }}>
         <Descriptions.Item label={t('settings.email')}>
-          <Typography.Text copyable={{ text: user.email }} style={{ wordBreak: 'break-all' }}>
-            {user.email}
-          </Typography.Text>
+          <EmailText email={user.email} copyable />
         </Descriptions.Item>
         <Descriptions.Item label={t('settings.username')}>{user.username ?? notSet}</Descriptions.Item>
         <Descriptions.Item label={t('settings.role')}>
