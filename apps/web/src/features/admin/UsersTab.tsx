@@ -100,7 +100,8 @@ export function UsersTab() {
     {
       title: t('admin.users.role'),
       dataIndex: 'role',
-      width: 120,
+      // Wide enough for "Administrator" in English.
+      width: 150,
       render: (role: Role, u) => (
         <Select<Role>
           size="small"
@@ -112,7 +113,7 @@ export function UsersTab() {
             { value: 'admin', label: t('settings.roleAdmin') },
           ]}
           aria-label={t('admin.users.role')}
-          style={{ width: 110 }}
+          style={{ width: 140 }}
         />
       ),
     },
