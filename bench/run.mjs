@@ -15,9 +15,9 @@
  *
  * Writes bench/results/latest.json and the summary table into bench/README.md (between the
  * BENCH:BEGIN/END markers). `--cpu-prof` also writes a V8 CPU profile of the server into
- * bench/results/. `--idle` stops after the idle reading and prints where the memory lives: resident memory by mapping
- * (/proc/<pid>/smaps), V8's heap spaces and the packages loaded (bench/heap-report.mjs; with
- * BENCH_HEAP_SNAPSHOT=1 also a heap snapshot in bench/results/).
+ * bench/results/. `--idle` stops after the idle reading and prints where the memory lives:
+ * resident memory by mapping (/proc/<pid>/smaps), V8's heap spaces and the packages loaded
+ * (bench/heap-report.mjs; with BENCH_HEAP_SNAPSHOT=1 also a heap snapshot in bench/results/).
  * Not part of `npm test`.
  */
 import { spawn } from 'node:child_process'

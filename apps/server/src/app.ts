@@ -34,13 +34,14 @@ const API_PREFIXES = ['/api/', '/v1/', '/healthz', '/readyz', '/metrics', '/open
 /** A request id from the client is kept only if it looks like one of ours or a UUID. */
 const REQUEST_ID_RE = /^[A-Za-z0-9_-]{8,64}$/
 
+/** Fastify's schema compilers, zod's (Fastify types these factories for Ajv; any compiler of the same shape works). */
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>
+const ZOD_COMPILERS = { buildValidator: () => validatorCompiler, buildSerializer: () => serializerCompiler } as unknown as CompilersFactory
+
 /**
  * Builds the Fastify app from its dependencies. No I/O happens at import time; everything
  * external (database, Redis, keys, logger) comes in through `deps`.
  */
-type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>
-const ZOD_COMPILERS = { buildValidator: () => validatorCompiler, buildSerializer: () => serializerCompiler } as unknown as CompilersFactory
-
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps
   const options: FastifyServerOptions = {
@@ -62,7 +63,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // through setValidatorCompiler() afterwards, keeps it from loading its default JSON-schema
     // compilers (Ajv, three copies of it in node_modules, and fast-json-stringify), which nothing
     // would call: ~3 MB of heap and ~10 MB of resident memory (bench/README.md).
-    // (Fastify types these factories for Ajv; at run time any compiler of the same shape is taken.)
     schemaController: { compilersFactory: ZOD_COMPILERS },
   }
   const app: FastifyInstance = Fastify(options)

@@ -2,7 +2,7 @@
  * The parts of undici Qiao uses (Agent, buildConnector and the request API), loaded from their own
  * files rather than through the package's index. The index loads all of undici: fetch, WebSocket,
  * EventSource, the cache stores, mocks, proxy agents and interceptors, ~110 modules where the
- * gateway needs ~40. The rest cost ~3 MB of heap for as long as the process runs
+ * gateway needs 25. The rest cost ~3 MB of heap for as long as the process runs
  * (bench/README.md).
  *
  * undici has no `exports` map, so these files are importable. undici.test.ts checks that they are
