@@ -74,7 +74,7 @@ describe('the server bundle', () => {
   beforeAll(async () => {
     writeFileSync(join(bundle.dir, 'probe.mjs'), PROBE)
     const probeUrl = pathToFileURL(join(bundle.dir, 'probe.mjs')).href
-    server = await startServer(bundle.dir, productionEnv(dataDir, { PROBE_OUT: probeOut }), ['--import', probeUrl])
+    server = await startServer(join(bundle.dir, 'main.js'), productionEnv(dataDir, { PROBE_OUT: probeOut }), ['--import', probeUrl])
     base = server.base
   })
 

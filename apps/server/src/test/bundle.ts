@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path'
 import { freePort } from './ports'
 
 /**
- * The built server bundle (`dist/main.js`, what `npm start` runs) as a real process, for tests
- * of what only a process shows: module loading, heap settings, signals, a `kill -9`.
+ * The server as a real process, for tests of what only a process shows: module loading, heap
+ * settings, signals, a `kill -9`. Usually the built bundle (`dist/main.js`, what `npm start` runs).
  */
 export const REPO_ROOT = resolve(import.meta.dirname, '../../../..')
 
@@ -44,11 +44,14 @@ export function productionEnv(dataDir: string, env: NodeJS.ProcessEnv = {}): Nod
   }
 }
 
-/** Starts `<bundle>/main.js` on a free port and resolves once `/healthz` answers. */
-export async function startServer(bundleDir: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ServerProcess> {
+/**
+ * Starts `script` (the bundle's `main.js`, or `src/main.ts` with `--import tsx` in `nodeArgs`) on a
+ * free port, from the repository's root, and resolves once `/healthz` answers.
+ */
+export async function startServer(script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, [...nodeArgs, join(bundleDir, 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: REPO_ROOT,
     env: { QIAO_PUBLIC_URL: base, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

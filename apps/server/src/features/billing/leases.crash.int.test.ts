@@ -51,7 +51,7 @@ describe('usage settled by a server killed with SIGKILL', () => {
   }
 
   it('charges every answered call once, at the next boot, and nothing more at the boot after', async () => {
-    server = await startServer(bundle.dir, env)
+    server = await startServer(join(bundle.dir, 'main.js'), env)
     const admin = await call('/api/auth/login', { body: { login: env.QIAO_ADMIN_EMAIL, password: env.QIAO_ADMIN_PASSWORD } })
     const user = await call('/api/auth/register', { body: { email: 'crash@example.com', password: `Crash-${randomBytes(6).toString('hex')}-user` } })
     const userId = (user.user as { id: string }).id
@@ -81,7 +81,7 @@ describe('usage settled by a server killed with SIGKILL', () => {
 
     // The next boot replays the journal, charges the calls from the dead process's lease and
     // returns the rest of it.
-    server = await startServer(bundle.dir, env)
+    server = await startServer(join(bundle.dir, 'main.js'), env)
     expect(await server.stop('SIGTERM')).toBe(0)
     const replayed = ledger(userId)
     expect(replayed.calls.map((c) => c.requestId)).toEqual([...ids].sort())
@@ -96,7 +96,7 @@ describe('usage settled by a server killed with SIGKILL', () => {
     expect(readdirSync(journalDir)).toEqual([])
 
     // Once replayed, a boot finds nothing to do: charged exactly once.
-    server = await startServer(bundle.dir, env)
+    server = await startServer(join(bundle.dir, 'main.js'), env)
     expect(await server.stop('SIGTERM')).toBe(0)
     expect(ledger(userId)).toEqual(replayed)
   })

@@ -1,18 +1,16 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDb } from '../../db/kysely'
+import { startServer } from '../../test/bundle'
 import { parseSse } from './testing'
-import { freePort } from '../../test/ports'
 
 /**
  * SECURITY.md M3 / invariant 1, for real: a server process with 20 live streams receives SIGTERM.
  * It must drain — every assistant message ends in a final state with its partial text and exactly
  * one api_calls row, each client gets a final event — and exit 0.
  */
-const REPO_ROOT = resolve(import.meta.dirname, '../../../../..')
 const ADMIN = { email: 'sigterm-admin@example.com', password: 'Drain-all-the-streams-2026' }
 const STREAMS = 20
 
@@ -22,9 +20,7 @@ describe('SIGTERM with live streams', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
   it('drains 20 live streams: every message final with its text and one api_calls row, exit code 0', async () => {
-    const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', QIAO_DATA_DIR: dataDir }
+    const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', QIAO_DATA_DIR: dataDir }
     delete env.DATABASE_URL
     delete env.REDIS_URL
     Object.assign(env, {
@@ -33,22 +29,13 @@ describe('SIGTERM with live streams', () => {
       QIAO_EMULATOR: 'on',
       QIAO_ADMIN_EMAIL: ADMIN.email,
       QIAO_ADMIN_PASSWORD: ADMIN.password,
-      QIAO_PUBLIC_URL: base,
     })
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()))
-    const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)))
+    // From source, as `npm run dev` runs it (the bundle's own tests are main.int.test.ts).
+    const server = await startServer('apps/server/src/main.ts', env, ['--import', 'tsx'])
+    const { base } = server
     try {
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`)
-        const up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false)
-        if (up) break
-        if (i > 240) throw new Error(`server not ready:\n${output}`)
-        await new Promise((ok) => setTimeout(ok, 250))
-      }
-      const emulatorUrl = output
+      const emulatorUrl = server
+        .output()
         .split('\n')
         .map((l) => {
           try {
@@ -105,7 +92,7 @@ describe('SIGTERM with live streams', () => {
         }),
       )
 
-      child.kill('SIGTERM')
+      const exited = server.stop('SIGTERM')
       // Each client gets a final event, then the connection closes.
       const finals = await Promise.all(
         streams.map(async (s) => {
@@ -141,7 +128,7 @@ describe('SIGTERM with live streams', () => {
         await db.close()
       }
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL')
+      await server.stop('SIGKILL')
     }
   }, 120_000)
 })
