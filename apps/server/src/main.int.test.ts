@@ -15,8 +15,9 @@ import { buildBundle, productionEnv, startServer, type ServerProcess } from './t
 const UNUSED_ON_SQLITE = /\/node_modules\/(mysql2|pg|pg-pool|ioredis)\//
 const API_DOCS = /\/node_modules\/(@fastify\/swagger|@fastify\/swagger-ui|yaml)\//
 // Code nothing calls, that the packages' defaults would load (bench/README.md): Fastify's JSON-schema
-// compilers (routes use zod), undici's index (fetch, WebSocket, caches, mocks) and glob.
-const NEVER_CALLED = /\/node_modules\/(ajv|@fastify\/ajv-compiler|@fastify\/fast-json-stringify-compiler|glob|@fastify\/static)\/|\/node_modules\/undici\/(index\.js|lib\/web\/|lib\/cache\/|lib\/mock\/)/
+// compilers (routes use zod), undici's index (fetch, WebSocket, caches, mocks) and its request API
+// (providers/http.ts dispatches with a handler of its own), and glob.
+const NEVER_CALLED = /\/node_modules\/(ajv|@fastify\/ajv-compiler|@fastify\/fast-json-stringify-compiler|glob|@fastify\/static)\/|\/node_modules\/undici\/(index\.js|lib\/web\/|lib\/cache\/|lib\/mock\/|lib\/api\/)/
 
 // On SIGUSR2: the young generation's size, then allocation churn with survivors (a busy server in
 // miniature, over many event-loop turns), then the CommonJS modules loaded so far and the young

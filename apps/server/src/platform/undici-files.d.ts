@@ -9,8 +9,3 @@ declare module 'undici/lib/core/connect.js' {
   const build: typeof buildConnector
   export default build
 }
-declare module 'undici/lib/api/api-request.js' {
-  import type { Dispatcher } from 'undici'
-  const request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>
-  export default request
-}

@@ -442,6 +442,103 @@ describe('transport rules', () => {
     }
   })
 
+  it('pauses the upstream while the reader is behind (back-pressure), then delivers every event', async () => {
+    // 4,000 events of ~10 KB, written as fast as the socket takes them. While the reader stalls
+    // after its first event, only what fits in our small buffer and the kernel's socket buffers
+    // (a few MB on loopback) may leave the server: without back-pressure all 40 MB would.
+    const event = `data: ${JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'x'.repeat(10_000) } }] })}\n\n`
+    let written = 0
+    let writtenAtStall = -1
+    const server = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      let n = 0
+      const pump = (): void => {
+        while (n < 4_000) {
+          n++
+          written += event.length
+          if (!res.write(event)) {
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end(`data: ${JSON.stringify({ id: 'c', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`)
+      }
+      pump()
+    })
+    try {
+      let texts = 0
+      for await (const ev of openAICompatibleAdapter.chat(hello, { ...ctx, baseUrl: server.url })) {
+        if (ev.type !== 'text') continue
+        texts++
+        if (texts === 1) {
+          await new Promise((r) => setTimeout(r, 300))
+          writtenAtStall = written
+        }
+      }
+      expect(texts).toBe(4_000)
+      expect(writtenAtStall).toBeGreaterThan(0)
+      expect(writtenAtStall).toBeLessThan(written / 2)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('fails a call stopped while it waits for a connection at once, without sending it', async () => {
+    // One connection, held by a stream that never ends: the second call queues behind it.
+    const hold = await listen((req, res) => {
+      if (req.url?.includes('second')) {
+        res.end('{}')
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(': open\n\n')
+    })
+    const single = new Agent({ connections: 1 })
+    const first = new AbortController()
+    const second = new AbortController()
+    try {
+      const mapError = () => new ProviderError('upstream_unavailable', 'x')
+      const holding = requestJson({ method: 'GET', url: `${hold.url}/first`, mapError }, { ...ctx, baseUrl: hold.url, dispatcher: single, signal: first.signal }).catch((err: unknown) => err)
+      await vi.waitFor(() => expect(hold.hits()).toBe(1))
+      const queued = requestJson({ method: 'GET', url: `${hold.url}/second`, mapError }, { ...ctx, baseUrl: hold.url, dispatcher: single, signal: second.signal })
+      second.abort()
+      await expect(queued).rejects.toMatchObject({ name: 'AbortError' })
+      first.abort()
+      expect(await holding).toMatchObject({ name: 'AbortError' })
+      // The queued call never reached the server, not even once the connection was free.
+      await new Promise((r) => setTimeout(r, 100))
+      expect(hold.hits()).toBe(1)
+    } finally {
+      await single.close()
+      await hold.close()
+    }
+  })
+
+  it('reads only the start of a huge error body and keeps the connection pool working', async () => {
+    let calls = 0
+    const server = await listen((_req, res) => {
+      calls++
+      if (calls === 1) {
+        res.writeHead(400, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { message: `bad ${'y'.repeat(2_000_000)}`, type: 'invalid_request_error' } }))
+        return
+      }
+      res.end('{"ok":true}')
+    })
+    const single = new Agent({ connections: 1 })
+    try {
+      const mapError = (f: { status: number; body: string }) => new ProviderError('bad_request', `status ${f.status}, ${f.body.length} characters`)
+      const first = await requestJson({ method: 'GET', url: `${server.url}/a`, mapError }, { ...ctx, baseUrl: server.url, dispatcher: single }).catch((err: ProviderError) => err)
+      expect(first).toMatchObject({ kind: 'bad_request', info: { status: 400 } })
+      expect((first as ProviderError).message).toBe(`status 400, ${64 * 1024} characters`)
+      const second = await requestJson({ method: 'GET', url: `${server.url}/b`, mapError }, { ...ctx, baseUrl: server.url, dispatcher: single })
+      expect(second.json).toEqual({ ok: true })
+    } finally {
+      await single.close()
+      await server.close()
+    }
+  })
+
   it('honours a Retry-After given as an HTTP date', async () => {
     let calls = 0
     const server = await listen((_req, res) => {

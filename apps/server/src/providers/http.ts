@@ -8,9 +8,8 @@
  * and every error message is built from our own words plus upstream text with the key scrubbed out;
  * raw transport errors are never attached as `cause` (they can carry request options).
  */
-import { EventEmitter } from 'node:events'
 import type { Dispatcher } from 'undici'
-import { Agent, dispatchRequest } from '../platform/undici'
+import { Agent } from '../platform/undici'
 import { parseSse, type SseEvent, type SseItem } from './sse'
 import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, ProviderError, type RetryPolicy, type Timeouts, type UpstreamContext } from './types'
 
@@ -135,27 +134,18 @@ function headerString(headers: Record<string, string | string[] | undefined>, na
 
 type Phase = 'first byte' | 'idle' | 'total'
 
-/**
- * What undici needs of an abort signal (it takes an EventEmitter as well as an AbortSignal). An
- * AbortController costs microseconds to make, listen to and fire; a call makes one of these per
- * request, so it is the cheap kind.
- */
-class CallAbort extends EventEmitter {
-  aborted = false
-  reason: unknown = undefined
-
-  abort(reason: unknown): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.reason = reason
-    this.emit('abort')
-  }
-}
+/** Response headers as undici parses them: lower-case names, repeated ones as arrays. */
+type ResponseHeaders = Record<string, string | string[] | undefined>
 
 /** Why a call's request is aborted by our own timers or its caller; never shown to anyone. */
 const CALL_STOPPED = Object.freeze(new Error('upstream call stopped'))
 /** Why an unfinished call is aborted at its end (only to free its socket); never shown to anyone. */
 const CALL_CLOSED = Object.freeze(new Error('upstream call closed'))
+
+/** A streamed body waiting unread beyond this pauses the socket (back-pressure to the upstream)... */
+const HIGH_WATER_BYTES = 64 * 1024
+/** ...until the reader has taken it down to this. */
+const LOW_WATER_BYTES = 16 * 1024
 
 /**
  * Calls watch their caller's signal through one shared listener per signal. A signal often serves
@@ -176,19 +166,167 @@ function watchAbort(signal: AbortSignal, onAbort: () => void): Set<() => void> {
   return watchers
 }
 
-/** One logical upstream call: its timers, its abort handle and its retry budget. */
+/**
+ * One request and its answer, on undici's `dispatch` API (a DispatchHandler: Dispatcher.md). The
+ * status and headers arrive first, then the body as Buffers, kept here until the reader takes them
+ * (`text`, `bytes`, or iterating the exchange chunk by chunk). undici's `request()` wrapped the same
+ * callbacks in an AsyncResource and a Node Readable read through an async iterator (end-of-stream
+ * listeners, several promises a chunk): about a quarter of the CPU of a proxied /v1 call's upstream
+ * leg (bench/README.md). More than HIGH_WATER_BYTES waiting unread pauses the socket, so a slow
+ * reader slows the upstream instead of filling memory.
+ */
+class Exchange implements Dispatcher.DispatchHandler, AsyncIterableIterator<Buffer> {
+  statusCode = 0
+  headers: ResponseHeaders = {}
+  private controller: Dispatcher.DispatchController | undefined
+  private readonly chunks: Buffer[] = []
+  private buffered = 0
+  /** Buffered beyond this, the socket pauses (a stream's reader is behind, or a whole body is too large). */
+  private maxBuffered = HIGH_WATER_BYTES
+  /** Re-arm the call's idle timer on every chunk (whole bodies; a stream's reader keeps its own time). */
+  private idleOnData = false
+  private started = false
+  private ended = false
+  private failure: Error | undefined
+  private wake: (() => void) | undefined
+
+  constructor(private readonly call: Call) {}
+
+  // ── undici's side ──
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    // Stopped while it waited for a socket: it never goes out.
+    if (this.call.stopped || this.failure) controller.abort(CALL_STOPPED)
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational answers come before the real one.
+    if (statusCode < 200) return
+    this.statusCode = statusCode
+    this.headers = headers
+    this.started = true
+    this.notify()
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.idleOnData) this.call.arm('idle')
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    if (this.buffered > this.maxBuffered) controller.pause()
+    this.notify()
+  }
+
+  onResponseEnd(): void {
+    this.ended = true
+    this.notify()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.failure ??= error
+    this.notify()
+  }
+
+  // ── the reader's side ──
+  /** Stops the exchange (its socket is destroyed); a waiting reader gets `reason`. */
+  abort(reason: Error): void {
+    if (this.ended || this.failure) return
+    // Still waiting for a socket: fail now, and onRequestStart aborts it once it gets one.
+    if (!this.controller) this.onResponseError(undefined, reason)
+    else this.controller.abort(reason)
+  }
+
+  /** What is left of the body is not wanted: the socket goes rather than be read to the end. */
+  discard(): void {
+    if (!this.ended) this.abort(CALL_CLOSED)
+  }
+
+  /** Resolves once the status and headers are in; throws what undici reported instead. */
+  async response(): Promise<void> {
+    while (!this.started) {
+      if (this.failure) throw this.failure
+      await this.changed()
+    }
+  }
+
+  /** The whole body, up to `limit` bytes (`truncated` past that, the rest left unread). */
+  async bytes(limit: number, idleTimer: boolean): Promise<{ bytes: Buffer; truncated: boolean }> {
+    this.idleOnData = idleTimer
+    this.maxBuffered = limit
+    if (this.buffered <= limit) this.controller?.resume()
+    while (!this.ended && this.buffered <= limit) {
+      if (this.failure) throw this.failure
+      await this.changed()
+    }
+    if (this.failure && !this.ended) throw this.failure
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
+    this.chunks.length = 0
+    this.buffered = 0
+    return all.length > limit ? { bytes: all.subarray(0, limit), truncated: true } : { bytes: all, truncated: false }
+  }
+
+  async text(limit: number, idleTimer: boolean): Promise<{ text: string; truncated: boolean }> {
+    const { bytes, truncated } = await this.bytes(limit, idleTimer)
+    return { text: bytes.toString('utf8'), truncated }
+  }
+
+  /** The body chunk by chunk (parseSse reads the exchange as an async iterable of bytes). */
+  async next(): Promise<IteratorResult<Buffer>> {
+    for (;;) {
+      const chunk = this.chunks.shift()
+      if (chunk) {
+        this.buffered -= chunk.length
+        if (this.buffered <= LOW_WATER_BYTES && this.controller?.paused) this.controller.resume()
+        return { value: chunk, done: false }
+      }
+      if (this.failure) throw this.failure
+      if (this.ended) return { value: undefined, done: true }
+      await this.changed()
+    }
+  }
+
+  /** A reader that stops early leaves the rest to `Call.close`, which aborts what is unfinished. */
+  return(): Promise<IteratorResult<Buffer>> {
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve
+    })
+  }
+
+  private notify(): void {
+    const wake = this.wake
+    if (wake) {
+      this.wake = undefined
+      wake()
+    }
+  }
+}
+
+/** One logical upstream call: its timers, its attempts, its cancellation and its retry budget. */
 class Call {
-  readonly abort = new CallAbort()
   readonly timeouts: Timeouts
   readonly retry: RetryPolicy
   readonly dispatcher: Dispatcher
+  /** The caller aborted or a timer expired: no attempt goes out any more. */
+  stopped = false
   private phaseTimer: NodeJS.Timeout | undefined
+  private phaseMs = 0
+  private phase: Phase = 'first byte'
   private readonly totalTimer: NodeJS.Timeout
   private readonly deadline: number
   private timedOut: Phase | undefined
+  private exchange: Exchange | undefined
   /** Set once the answer was read to its end: the socket is back in the pool, nothing to abort. */
   private finished = false
-  private readonly onAbort = (): void => this.abort.abort(CALL_STOPPED)
+  /** Wakes a retry wait early when the call stops. */
+  private interruptWait: (() => void) | undefined
+  private readonly onAbort = (): void => this.stop()
   private readonly watchers: Set<() => void> | undefined
 
   constructor(private readonly ctx: UpstreamContext) {
@@ -198,25 +336,52 @@ class Call {
     this.deadline = Date.now() + this.timeouts.totalMs
     this.totalTimer = setTimeout(() => this.expire('total'), this.timeouts.totalMs)
     this.totalTimer.unref()
-    if (ctx.signal?.aborted) this.abort.abort(CALL_STOPPED)
+    if (ctx.signal?.aborted) this.stopped = true
     else if (ctx.signal) this.watchers = watchAbort(ctx.signal, this.onAbort)
+  }
+
+  /** Sends one attempt through the call's dispatcher. */
+  send(options: Dispatcher.DispatchOptions): Exchange {
+    const exchange = new Exchange(this)
+    this.exchange = exchange
+    try {
+      this.dispatcher.dispatch(options, exchange)
+    } catch (err) {
+      exchange.onResponseError(undefined, err instanceof Error ? err : new Error(String(err)))
+    }
+    return exchange
+  }
+
+  private stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    this.exchange?.abort(CALL_STOPPED)
+    this.interruptWait?.()
   }
 
   private expire(phase: Phase): void {
     this.timedOut ??= phase
-    this.abort.abort(CALL_STOPPED)
+    this.stop()
   }
 
   arm(phase: 'first byte' | 'idle'): void {
-    clearTimeout(this.phaseTimer)
     const ms = phase === 'first byte' ? this.timeouts.firstByteMs : this.timeouts.idleMs
-    this.phaseTimer = setTimeout(() => this.expire(phase), ms)
+    this.phase = phase
+    // Re-armed on every chunk of a body: moving the running timer is cheaper than a new one.
+    if (this.phaseTimer && this.phaseMs === ms) {
+      this.phaseTimer.refresh()
+      return
+    }
+    clearTimeout(this.phaseTimer)
+    this.phaseMs = ms
+    this.phaseTimer = setTimeout(() => this.expire(this.phase), ms)
     // Timers only ever abort this call; they must not keep a shutting-down process alive.
     this.phaseTimer.unref()
   }
 
   disarm(): void {
     clearTimeout(this.phaseTimer)
+    this.phaseTimer = undefined
   }
 
   /** The answer was read to its end. */
@@ -225,11 +390,11 @@ class Call {
   }
 
   close(): void {
-    clearTimeout(this.phaseTimer)
+    this.disarm()
     clearTimeout(this.totalTimer)
     this.watchers?.delete(this.onAbort)
     // Releases the socket if the body was not read to the end (consumer stopped early).
-    if (!this.finished) this.abort.abort(CALL_CLOSED)
+    if (!this.finished) this.exchange?.abort(CALL_CLOSED)
   }
 
   /** Milliseconds left before the total deadline. */
@@ -274,19 +439,19 @@ class Call {
     return delay
   }
 
-  /** Sleeps `ms`; resolves true early if the call is aborted meanwhile. */
+  /** Sleeps `ms`; resolves true early if the call is stopped meanwhile. */
   private wait(ms: number): Promise<boolean> {
-    if (this.abort.aborted) return Promise.resolve(true)
+    if (this.stopped) return Promise.resolve(true)
     return new Promise((resolve) => {
-      const onAbort = (): void => {
+      const timer = setTimeout(() => {
+        this.interruptWait = undefined
+        resolve(false)
+      }, ms)
+      this.interruptWait = () => {
+        this.interruptWait = undefined
         clearTimeout(timer)
         resolve(true)
       }
-      const timer = setTimeout(() => {
-        this.abort.off('abort', onAbort)
-        resolve(false)
-      }, ms)
-      this.abort.once('abort', onAbort)
     })
   }
 }
@@ -315,22 +480,6 @@ function errorCode(err: unknown): string | undefined {
     e = (e as { cause?: unknown }).cause
   }
   return undefined
-}
-
-async function readText(body: AsyncIterable<Buffer>, limit: number, call?: Call): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    // Between body chunks of a JSON answer, the idle limit applies.
-    call?.arm('idle')
-    size += chunk.length
-    if (size > limit) {
-      chunks.push(chunk.subarray(0, Math.max(0, limit - (size - chunk.length))))
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true }
-    }
-    chunks.push(chunk)
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false }
 }
 
 function validateKey(apiKey: string): void {
@@ -368,10 +517,10 @@ function upstreamTarget(href: string): Target {
 }
 
 /**
- * Sends the request until it gets a 2xx (retrying per policy), then hands back the open response.
- * The phase timer is left on "first byte".
+ * Sends the request until it gets a 2xx (retrying per policy), then hands back the exchange, its
+ * body not yet read. The phase timer is left on "first byte".
  */
-async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, accept: string): Promise<Dispatcher.ResponseData> {
+async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, accept: string): Promise<Exchange> {
   validateKey(ctx.apiKey)
   const target = upstreamTarget(req.url)
   const headers: Record<string, string> = {
@@ -386,19 +535,18 @@ async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, acce
   for (let attempt = 0; ; attempt++) {
     call.throwIfStopped()
     call.arm('first byte')
-    let res: Dispatcher.ResponseData
+    const exchange = call.send({
+      origin: target.origin,
+      path: target.path,
+      method: req.method,
+      headers,
+      body: body ?? null,
+      // Our own timers govern; undici's would fire with less precise errors.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    })
     try {
-      res = await dispatchRequest(call.dispatcher, {
-        origin: target.origin,
-        path: target.path,
-        method: req.method,
-        headers,
-        body: body ?? null,
-        signal: call.abort,
-        // Our own timers govern; undici's would fire with less precise errors.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      })
+      await exchange.response()
     } catch (err) {
       const c = call.classify(err, 'before response')
       const mayRetry = idempotent ? c.connection : c.refused
@@ -411,27 +559,29 @@ async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, acce
       }
       throw c.error
     }
-    if (res.statusCode >= 200 && res.statusCode < 300) return res
+    const status = exchange.statusCode
+    if (status >= 200 && status < 300) return exchange
 
     let text: string
     try {
-      text = (await readText(res.body, MAX_ERROR_BYTES)).text
+      text = (await exchange.text(MAX_ERROR_BYTES, false)).text
     } catch (err) {
       throw call.classify(err, 'in body').error
+    } finally {
+      exchange.discard()
     }
-    if (res.statusCode >= 300 && res.statusCode < 400) {
+    if (status >= 300 && status < 400) {
       // Following a redirect could carry the key to another host (SECURITY F3).
-      throw new ProviderError('upstream_unavailable', `Upstream answered with a redirect (${res.statusCode}), which is not followed`, { status: res.statusCode })
+      throw new ProviderError('upstream_unavailable', `Upstream answered with a redirect (${status}), which is not followed`, { status })
     }
-    const retryAfterMs = parseRetryAfter(res.headers['retry-after'])
-    const headerRequestId = headerString(res.headers, 'x-request-id') ?? headerString(res.headers, 'x-dashscope-request-id')
-    let err = req.mapError({ status: res.statusCode, body: scrubSecret(text, ctx.apiKey), retryAfterMs, headerRequestId })
+    const retryAfterMs = parseRetryAfter(exchange.headers['retry-after'])
+    const headerRequestId = headerString(exchange.headers, 'x-request-id') ?? headerString(exchange.headers, 'x-dashscope-request-id')
+    let err = req.mapError({ status, body: scrubSecret(text, ctx.apiKey), retryAfterMs, headerRequestId })
     err = withInfo(err, {
-      status: err.info.status ?? res.statusCode,
+      status: err.info.status ?? status,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       ...(err.info.upstreamRequestId === undefined && headerRequestId ? { upstreamRequestId: headerRequestId } : {}),
     })
-    const status = res.statusCode
     const transient = err.retryable && (status === 429 || status === 408 || status >= 500)
     const mayRetry = idempotent ? transient : transient && (status === 429 || status === 503)
     if (mayRetry && attempt < call.retry.maxRetries) {
@@ -449,19 +599,20 @@ async function open(call: Call, req: UpstreamRequest, ctx: UpstreamContext, acce
 export async function requestJson(req: UpstreamRequest, ctx: UpstreamContext): Promise<JsonResponse> {
   const call = new Call(ctx)
   try {
-    const res = await open(call, req, ctx, 'application/json')
+    const exchange = await open(call, req, ctx, 'application/json')
     let read: { text: string; truncated: boolean }
     try {
-      read = await readText(res.body, MAX_JSON_BYTES, call)
+      // Between body chunks of a JSON answer, the idle limit applies.
+      read = await exchange.text(MAX_JSON_BYTES, true)
     } catch (err) {
       throw call.classify(err, 'in body').error
     }
     if (read.truncated) throw new ProviderError('upstream_unavailable', 'Upstream response is too large')
     call.finish()
     try {
-      return { json: JSON.parse(read.text) as unknown, headers: res.headers }
+      return { json: JSON.parse(read.text) as unknown, headers: exchange.headers }
     } catch {
-      throw new ProviderError('upstream_unavailable', 'Upstream sent malformed JSON', { status: res.statusCode })
+      throw new ProviderError('upstream_unavailable', 'Upstream sent malformed JSON', { status: exchange.statusCode })
     }
   } finally {
     call.close()
@@ -477,19 +628,19 @@ export async function requestJson(req: UpstreamRequest, ctx: UpstreamContext): P
 export async function* requestSse(req: UpstreamRequest, ctx: UpstreamContext): AsyncGenerator<SseEvent, void, undefined> {
   const call = new Call(ctx)
   try {
-    const res = await open(call, req, ctx, 'text/event-stream')
-    const contentType = headerString(res.headers, 'content-type') ?? ''
+    const exchange = await open(call, req, ctx, 'text/event-stream')
+    const contentType = headerString(exchange.headers, 'content-type') ?? ''
     if (contentType.includes('application/json')) {
       // Some upstreams answer a stream request with a plain JSON error at 200.
       let text: string
       try {
-        text = (await readText(res.body, MAX_ERROR_BYTES, call)).text
+        text = (await exchange.text(MAX_ERROR_BYTES, true)).text
       } catch (err) {
         throw call.classify(err, 'in body').error
       }
-      throw req.mapError({ status: res.statusCode, body: scrubSecret(text, ctx.apiKey) })
+      throw req.mapError({ status: exchange.statusCode, body: scrubSecret(text, ctx.apiKey) })
     }
-    const items = parseSse(res.body)
+    const items = parseSse(exchange)
     for (;;) {
       let next: IteratorResult<SseItem, void>
       try {
@@ -533,31 +684,28 @@ export async function downloadBytes(
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ProviderError('upstream_unavailable', 'Upstream gave a result URL that is not http(s)')
   const call = new Call({ baseUrl: '', apiKey: '', timeouts: { firstByteMs: opts.timeoutMs, totalMs: opts.timeoutMs }, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
   try {
+    call.throwIfStopped()
     call.arm('first byte')
-    let res: Dispatcher.ResponseData
+    const exchange = call.send({ origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: 'GET', headersTimeout: 0, bodyTimeout: 0 })
     try {
-      res = await dispatchRequest(call.dispatcher, { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: 'GET', signal: call.abort, headersTimeout: 0, bodyTimeout: 0 })
+      await exchange.response()
     } catch (err) {
       throw call.classify(err, 'before response').error
     }
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined)
-      throw new ProviderError(res.statusCode === 404 || res.statusCode === 403 ? 'not_found' : 'upstream_unavailable', `Result download answered HTTP ${res.statusCode}`, { status: res.statusCode })
+    if (exchange.statusCode !== 200) {
+      exchange.discard()
+      const status = exchange.statusCode
+      throw new ProviderError(status === 404 || status === 403 ? 'not_found' : 'upstream_unavailable', `Result download answered HTTP ${status}`, { status })
     }
-    const chunks: Buffer[] = []
-    let size = 0
+    let read: { bytes: Buffer; truncated: boolean }
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        call.arm('idle')
-        size += chunk.length
-        if (size > opts.maxBytes) throw new ProviderError('upstream_unavailable', 'Result file is larger than allowed')
-        chunks.push(chunk)
-      }
+      read = await exchange.bytes(opts.maxBytes, true)
     } catch (err) {
       throw call.classify(err, 'in body').error
     }
+    if (read.truncated) throw new ProviderError('upstream_unavailable', 'Result file is larger than allowed')
     call.finish()
-    return { bytes: Buffer.concat(chunks), contentType: headerString(res.headers, 'content-type') }
+    return { bytes: read.bytes, contentType: headerString(exchange.headers, 'content-type') }
   } finally {
     call.close()
   }
