@@ -1,25 +1,7 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
+import { bulkInserter } from '../../db/bulk-insert'
 import { affectedRows, type Db } from '../../db/kysely'
 import type { ApiCallsTable, CreditLedgerTable, CreditReservationsTable, Database } from '../../db/schema'
-
-/** Most rows per multi-row INSERT: far below every engine's limit on bound parameters. */
-const INSERT_CHUNK = 128
-
-/**
- * Rows for multi-row INSERTs in chunks of power-of-two sizes (50 rows → 32 + 16 + 2): a handful
- * of distinct statements, so prepared statements are reused instead of one new text per count.
- */
-function chunks<T>(rows: T[]): T[][] {
-  const out: T[][] = []
-  let i = 0
-  while (i < rows.length) {
-    let size = INSERT_CHUNK
-    while (size > rows.length - i) size >>= 1
-    out.push(rows.slice(i, i + size))
-    i += size
-  }
-  return out
-}
 
 /**
  * The SQL of the ledger and reservations: one query per method, no rules (billing.service.ts
@@ -30,8 +12,37 @@ export type Executor = Kysely<Database> | Transaction<Database>
 export type LedgerRow = CreditLedgerTable
 export type ReservationRow = CreditReservationsTable
 
+const LEDGER_COLUMNS = ['id', 'userId', 'delta', 'balanceAfter', 'reason', 'ref', 'note', 'actorId', 'createdAt'] as const
+const API_CALL_COLUMNS = [
+  'id',
+  'requestId',
+  'userId',
+  'apiKeyId',
+  'source',
+  'provider',
+  'channelId',
+  'model',
+  'endpoint',
+  'status',
+  'httpStatus',
+  'errorCode',
+  'promptTokens',
+  'completionTokens',
+  'cachedTokens',
+  'reasoningTokens',
+  'images',
+  'usageEstimated',
+  'cost',
+  'latencyMs',
+  'ttftMs',
+  'upstreamRequestId',
+  'createdAt',
+] as const
+
 export function createBillingRepo(db: Db) {
   const k = db.kysely
+  const ledgerInserter = bulkInserter('creditLedger', LEDGER_COLUMNS)
+  const apiCallInserter = bulkInserter('apiCalls', API_CALL_COLUMNS)
   return {
     transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
       return k.transaction().execute(fn)
@@ -129,12 +140,12 @@ export function createBillingRepo(db: Db) {
 
     /** Many ledger rows in few statements (a lease's batched settlement). */
     async insertLedgerRows(ex: Executor, rows: LedgerRow[]): Promise<void> {
-      for (const chunk of chunks(rows)) await ex.insertInto('creditLedger').values(chunk).execute()
+      await ledgerInserter(ex, rows)
     },
 
     /** Usage rows settled together with their charges (the lease's batched settlement). */
     async insertApiCalls(ex: Executor, rows: Insertable<ApiCallsTable>[]): Promise<void> {
-      for (const chunk of chunks(rows)) await ex.insertInto('apiCalls').values(chunk).execute()
+      await apiCallInserter(ex, rows)
     },
 
     async findApiCall(ex: Executor, requestId: string): Promise<{ id: string } | undefined> {
