@@ -57,4 +57,27 @@ describe.each(testDialects())('database layer on %s', (dialect) => {
     const sum = await k.selectFrom('creditLedger').select((eb) => eb.fn.sum<number>('delta').as('total')).executeTakeFirstOrThrow()
     expect(Number(sum.total)).toBe(5)
   })
+
+  it('indexes the ledger per user once, by (user_id, id), the order the ledger page reads', async () => {
+    const t = await createTestDb(dialect)
+    dbs.push(t)
+    const names = await ledgerIndexes(t)
+    expect(names).toContain('credit_ledger_user_id_idx')
+    expect(names).not.toContain('credit_ledger_user_idx')
+  })
 })
+
+/** The names of credit_ledger's indexes, as each engine lists them. */
+async function ledgerIndexes(t: TestDb): Promise<string[]> {
+  const k = t.db.kysely
+  if (t.db.dialect === 'sqlite') {
+    const { rows } = await sql<{ name: string }>`pragma index_list(credit_ledger)`.execute(k)
+    return rows.map((r) => r.name)
+  }
+  if (t.db.dialect === 'mysql') {
+    const { rows } = await sql<{ name: string }>`select index_name as name from information_schema.statistics where table_schema = database() and table_name = 'credit_ledger'`.execute(k)
+    return rows.map((r) => r.name)
+  }
+  const { rows } = await sql<{ indexname: string }>`select indexname from pg_indexes where tablename = 'credit_ledger'`.execute(k)
+  return rows.map((r) => r.indexname)
+}

@@ -4,6 +4,7 @@ import type { Database } from './schema'
 import * as m0001 from './migrations/0001_init'
 import * as m0002 from './migrations/0002_search'
 import * as m0003 from './migrations/0003_billing'
+import * as m0004 from './migrations/0004_ledger_index'
 
 /**
  * Migrations are listed here, not read from disk, so they survive bundling. Add new ones in order.
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_search': m0002,
   '0003_billing': m0003,
+  '0004_ledger_index': m0004,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) }
