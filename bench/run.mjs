@@ -18,6 +18,7 @@
  * bench/results/. `--idle` stops after the idle reading and prints where the memory lives:
  * resident memory by mapping (/proc/<pid>/smaps), V8's heap spaces and the packages loaded
  * (bench/heap-report.mjs; with BENCH_HEAP_SNAPSHOT=1 also a heap snapshot in bench/results/).
+ * `--compare <git revision>` measures this tree against that revision instead (below, `compare`).
  * Not part of `npm test`.
  */
 import { spawn } from 'node:child_process'
@@ -37,6 +38,12 @@ const QUICK = args.has('--quick')
 const NO_STREAMS = args.has('--no-streams')
 // Only boot, seed and read the idle RSS, with where it lives (/proc/<pid>/smaps): for work on memory.
 const IDLE_ONLY = args.has('--idle')
+// Boot and seed, print the processes, URLs and keys, and wait for Ctrl-C: for outside tools
+// (strace -c, perf) pointed at the running processes.
+const SERVE = args.has('--serve')
+// `--compare <rev>`: this tree's bundle and that revision's, side by side (paired CPU comparison).
+const COMPARE = process.argv.includes('--compare') ? process.argv[process.argv.indexOf('--compare') + 1] : undefined
+const COMPARE_ROUNDS = 8
 
 const RUNS = 3
 const SERIAL_REQUESTS = QUICK ? 300 : 1500
@@ -150,12 +157,16 @@ async function startPrinting(argv) {
   return { child, url: JSON.parse(line).url }
 }
 
-async function startQiao(emulatorUrl, dataDir) {
+/** A production-like Qiao from `main` (default: this tree's bundle), logging to bench/results/`log`. */
+async function startQiao(emulatorUrl, dataDir, { main = join(root, 'apps/server/dist/main.js'), log: logName = 'server.log' } = {}) {
   const port = await freePort()
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const adminPassword = `Bench-${randomBytes(8).toString('hex')}-Admin`
   const env = {
     PATH: process.env.PATH,
+    // QIAO_* variables given to the bench reach the server (experiments: QIAO_USAGE_FLUSH_MS=…);
+    // the settings below win over them.
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QIAO_'))),
     NODE_ENV: 'production',
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -172,11 +183,12 @@ async function startQiao(emulatorUrl, dataDir) {
     // --idle: a reporter the bench signals once idle (bench/heap-report.mjs).
     ...(IDLE_ONLY ? { NODE_OPTIONS: `--import ${join(root, 'bench/heap-report.mjs')}`, BENCH_HEAP_SNAPSHOT: process.env.BENCH_HEAP_SNAPSHOT ?? '' } : {}),
   }
-  const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/results')}`] : []
+  // BENCH_SERVER_FLAGS: more node flags for the server (e.g. --perf-basic-prof for `perf record`).
+  const nodeArgs = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/results')}`] : []), ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])]
   // The server's own log goes to a file: a benchmark's console is for its results.
   mkdirSync(join(root, 'bench/results'), { recursive: true })
-  const logFd = openSync(join(root, 'bench/results/server.log'), 'w')
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'apps/server/dist/main.js')], { cwd: root, env, stdio: ['ignore', logFd, logFd] })
+  const logFd = openSync(join(root, 'bench/results', logName), 'w')
+  const child = spawn(process.execPath, [...nodeArgs, main], { cwd: root, env, stdio: ['ignore', logFd, logFd] })
   const origin = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
     try {
@@ -334,6 +346,7 @@ async function openStreams(qiao, emulatorUrl, keys, pid, n) {
 async function main() {
   log('building the server bundle')
   await run('npm', ['run', 'build', '-w', '@qiao/server'], { cwd: root })
+  if (COMPARE) return compare(COMPARE)
   const dataDir = mkdtempSync(join(tmpdir(), 'qiao-bench-'))
   const emulator = await startEmulator()
   const relay = await startBareRelay(emulator.url, UPSTREAM_KEY)
@@ -347,6 +360,11 @@ async function main() {
   }
   try {
     const keys = await seed(qiao.origin, qiao.adminPassword)
+    if (SERVE) {
+      console.log(JSON.stringify({ qiao: { pid, url: qiao.origin, keys }, bareRelay: { pid: relay.child.pid, url: relay.url }, emulator: { pid: emulator.child.pid, url: emulator.url, key: UPSTREAM_KEY } }))
+      await new Promise((resolve) => process.once('SIGINT', resolve))
+      return
+    }
     // Idle: booted, migrated, seeded, not yet under load. Read 2 s after the seeding requests and
     // again once the process has been quiet for IDLE_SETTLE_MS (V8 gives memory back only when
     // allocation has gone quiet: its memory reducer); the settled figure is the one held to target.
@@ -468,6 +486,80 @@ async function main() {
       }
     }
   }
+}
+
+/**
+ * `--compare <rev>`: CPU per proxied request of this tree's bundle against `rev`'s, paired. On
+ * machines whose speed drifts by tens of percent within minutes, two separate bench runs cannot
+ * show a 5–15 % change; two servers measured turn about against one emulator can. `rev` is built
+ * in a temporary git worktree inside the repository (so its bundle resolves this checkout's
+ * node_modules: a revision with other dependencies needs its own install). Writes nothing.
+ */
+async function compare(rev) {
+  const sha = await output('git', ['rev-parse', '--short', rev])
+  const tree = join(root, '.bench-compare')
+  const outdir = join(root, 'apps/server/dist-compare')
+  rmSync(outdir, { recursive: true, force: true })
+  await run('git', ['worktree', 'add', '--force', '--detach', tree, sha], { cwd: root, stdio: 'ignore' })
+  try {
+    log(`building ${rev} (${sha})`)
+    await run(process.execPath, ['build.mjs', outdir], { cwd: join(tree, 'apps/server') })
+  } finally {
+    await run('git', ['worktree', 'remove', '--force', tree], { cwd: root })
+  }
+  const dirs = [mkdtempSync(join(tmpdir(), 'qiao-bench-')), mkdtempSync(join(tmpdir(), 'qiao-bench-'))]
+  const emulator = await startEmulator()
+  const sides = [
+    { name: 'this tree', ...(await startQiao(emulator.url, dirs[0])) },
+    { name: rev === sha || sha.startsWith(rev) ? sha : `${rev} (${sha})`, ...(await startQiao(emulator.url, dirs[1], { main: join(outdir, 'main.js'), log: 'server-compare.log' })) },
+  ]
+  try {
+    for (const side of sides) side.key = (await seed(side.origin, side.adminPassword))[0]
+    log('warming up both')
+    for (const side of sides) {
+      await serial(side.origin, '/v1/chat/completions', side.key, 300)
+      await load(`${side.origin}/v1/chat/completions`, side.key)
+    }
+    const cpu = sides.map(() => [])
+    for (let round = 1; round <= COMPARE_ROUNDS; round++) {
+      // Turn about, and in alternating order, so a drift in the machine's speed hits both alike.
+      for (const i of round % 2 ? [0, 1] : [1, 0]) {
+        const r = await load(`${sides[i].origin}/v1/chat/completions`, sides[i].key, sides[i].child.pid)
+        cpu[i].push(r.cpuMsPerRequest)
+      }
+      log(`round ${round}/${COMPARE_ROUNDS}: ${sides.map((side, i) => `${side.name} ${round3(cpu[i].at(-1))} ms`).join(', ')}`)
+    }
+    const [mine, theirs] = cpu.map((xs) => median(xs))
+    console.log(
+      [
+        `CPU per proxied request, median of ${COMPARE_ROUNDS} paired rounds (32 connections, ${LOAD_SECONDS} s each):`,
+        '',
+        '| build | ms per request | rounds |',
+        '| --- | --- | --- |',
+        ...sides.map((side, i) => `| ${side.name} | ${round3(median(cpu[i]))} | ${cpu[i].map(round3).join(', ')} |`),
+        '',
+        `This tree: ${mine <= theirs ? '' : '+'}${round((100 * (mine - theirs)) / theirs, 1)} % CPU per request against ${sides[1].name}.`,
+      ].join('\n'),
+    )
+  } finally {
+    for (const side of sides) side.child.kill('SIGTERM')
+    emulator.child.kill('SIGTERM')
+    await Promise.all([...sides.map((side) => side.child), emulator.child].map((child) => new Promise((r) => child.once('exit', r))))
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+    rmSync(outdir, { recursive: true, force: true })
+  }
+}
+
+const round3 = (x) => round(x, 3)
+
+/** A command's standard output, trimmed. */
+function output(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`))))
+  })
 }
 
 function table({ summary: s, targets: t, at, machine, webAppServed }) {
