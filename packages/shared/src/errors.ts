@@ -35,6 +35,10 @@ export const ERROR_CODES = [
   'UPSTREAM_TIMEOUT',
   'SERVICE_UNAVAILABLE',
   'INTERNAL',
+  // Stored on an answer cut short by the server: it shut down (drained) while answering, or died
+  // and the sweeper closed the answer at the next start. Seen on messages, not as HTTP errors.
+  'SERVER_SHUTDOWN',
+  'INTERRUPTED_BY_RESTART',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -106,6 +106,8 @@ export const en: Messages = {
     UPSTREAM_TIMEOUT: 'The model service timed out. Please try again later.',
     SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Please try again later.',
     INTERNAL: 'Something went wrong on our side. Please try again later.',
+    SERVER_SHUTDOWN: 'The server restarted while answering. The answer ends here; what was written is kept.',
+    INTERRUPTED_BY_RESTART: 'The server stopped unexpectedly while answering. The answer ends here.',
     NETWORK: 'Cannot reach the server. Check your connection.',
     UNKNOWN: 'Something unexpected happened. Please try again later.',
     requestId: 'Request ID: {{id}}',

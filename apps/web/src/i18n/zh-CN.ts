@@ -107,6 +107,8 @@ export const zhCN = {
     UPSTREAM_TIMEOUT: '模型服务响应超时，请稍后再试',
     SERVICE_UNAVAILABLE: '服务暂时不可用，请稍后再试',
     INTERNAL: '服务器出错了，请稍后再试',
+    SERVER_SHUTDOWN: '服务器在回答时重启，回答到此为止，已生成的内容已保存',
+    INTERRUPTED_BY_RESTART: '服务器在回答时意外停止，回答到此为止',
     NETWORK: '无法连接服务器，请检查网络',
     UNKNOWN: '出现了意外错误，请稍后再试',
     requestId: '请求编号：{{id}}',

@@ -131,9 +131,9 @@ export interface PreparedTurn {
 }
 
 /** Stored on a message stopped because this process shut down. */
-export const SHUTDOWN_CODE = 'SERVER_SHUTDOWN'
+export const SHUTDOWN_CODE: ErrorCode = 'SERVER_SHUTDOWN'
 /** Stored by the sweeper on a message left `streaming` by a process that died. */
-export const RESTART_CODE = 'INTERRUPTED_BY_RESTART'
+export const RESTART_CODE: ErrorCode = 'INTERRUPTED_BY_RESTART'
 
 const PREVIEW_CHARS = 120
 const TITLE_CHARS = 30

@@ -56,6 +56,8 @@ const MAP: Record<ErrorCode, Mapping> = {
   UPSTREAM_AUTH_FAILED: { status: 502, type: 'api_error', code: 'upstream_auth_failed' },
   UPSTREAM_UNAVAILABLE: { status: 503, type: 'api_error', code: 'upstream_unavailable' },
   SERVICE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'service_unavailable' },
+  SERVER_SHUTDOWN: { status: 503, type: 'api_error', code: 'service_unavailable' },
+  INTERRUPTED_BY_RESTART: { status: 503, type: 'api_error', code: 'service_unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', code: 'upstream_timeout' },
 }
 
