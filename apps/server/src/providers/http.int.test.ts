@@ -539,6 +539,36 @@ describe('transport rules', () => {
     }
   })
 
+  it('reports a JSON answer cut mid-body, a body that stalls past the idle limit, and malformed JSON', async () => {
+    const server = await listen((req, res) => {
+      const half = '{"id":"chatcmpl-1","choices":[{"index":0,"message":{"role":"assistant","content":"hal'
+      if (req.url === '/cut') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(half.length * 2) })
+        res.write(half)
+        setTimeout(() => res.socket?.destroy(), 20)
+      } else if (req.url === '/stall') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.write(half)
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(half)
+      }
+    })
+    try {
+      const mapError = () => new ProviderError('bad_request', 'x')
+      const get = (path: string) =>
+        requestJson({ method: 'GET', url: `${server.url}${path}`, mapError }, { ...ctx, baseUrl: server.url, timeouts: { firstByteMs: 2_000, idleMs: 150, totalMs: 5_000 } }).catch((err: unknown) => err)
+      const [cut, stall, malformed] = await Promise.all([get('/cut'), get('/stall'), get('/malformed')])
+      expect(cut).toMatchObject({ kind: 'upstream_unavailable', message: expect.stringMatching(/broke off/) as unknown })
+      expect(stall).toMatchObject({ kind: 'timeout', message: 'Upstream idle timeout' })
+      expect(malformed).toMatchObject({ kind: 'upstream_unavailable', message: 'Upstream sent malformed JSON' })
+      // None of them is retried: the upstream had answered.
+      expect(server.hits()).toBe(3)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('honours a Retry-After given as an HTTP date', async () => {
     let calls = 0
     const server = await listen((_req, res) => {

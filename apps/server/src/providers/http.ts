@@ -251,6 +251,8 @@ class Exchange implements Dispatcher.DispatchHandler, AsyncIterableIterator<Buff
   /** The whole body, up to `limit` bytes (`truncated` past that, the rest left unread). */
   async bytes(limit: number, idleTimer: boolean): Promise<{ bytes: Buffer; truncated: boolean }> {
     this.idleOnData = idleTimer
+    // Body bytes that came with the head (one packet) are in already: from them on, the idle limit.
+    if (idleTimer && this.buffered > 0) this.call.arm('idle')
     this.maxBuffered = limit
     if (this.buffered <= limit) this.controller?.resume()
     while (!this.ended && this.buffered <= limit) {
