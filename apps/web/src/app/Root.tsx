@@ -42,13 +42,18 @@ export function Root() {
   )
 }
 
-/** The page outside React's tree (body, scrollbars, browser UI) follows the theme tokens too. */
+/**
+ * The page outside React's tree (body, scrollbars, browser UI) follows the theme tokens too: text
+ * that is not inside an antd component (portals of other libraries, the document itself) gets the
+ * theme's font rather than the browser's default serif one.
+ */
 function PageChrome({ dark }: { dark: boolean }) {
   const { token } = theme.useToken()
   useEffect(() => {
     document.documentElement.style.colorScheme = dark ? 'dark' : 'light'
     document.body.style.background = token.colorBgLayout
     document.body.style.color = token.colorText
+    document.body.style.fontFamily = token.fontFamily
     document
       .querySelector('meta[name="theme-color"]')
       ?.setAttribute('content', dark ? token.colorBgContainer : token.colorPrimary)
