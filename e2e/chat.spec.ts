@@ -312,6 +312,26 @@ describe('chat', () => {
     await context.close()
   })
 
+  it('on a tablet, starts the navigation as icons so the conversation keeps room for its title', async () => {
+    const { context, page, problems } = await newPage(browser, { viewport: { width: 820, height: 1180 } })
+    await register(page, 'tablet')
+    await typeAndSend(page, '平板上，会话标题还看得见吗？这是一条足够长的消息，好让标题占满它能占的宽度')
+    await page.waitForURL(/\/c\/[\w-]+$/)
+    await lastAnswer(page).getByTestId('usage').waitFor()
+    const sider = page.locator('.ant-layout-sider')
+    expect((await sider.boundingBox())!.width).toBeLessThanOrEqual(80)
+    // Beside the conversation list, the header still shows the model and a readable part of the title.
+    const title = page.getByTestId('conversation-title')
+    await expect.poll(async () => (await title.innerText()).length).toBeGreaterThan(0)
+    expect((await title.boundingBox())!.width).toBeGreaterThan(100)
+    await shot(page, 'chat-tablet.png')
+    // The user's choice wins over the width.
+    await page.getByRole('button', { name: zh.nav.expand }).click()
+    await expect.poll(async () => (await sider.boundingBox())!.width).toBeGreaterThan(150)
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('manages conversations: search, pin, rename, archive and delete', async () => {
     const { context, page, problems } = await newPage(browser)
     await register(page, 'manage')

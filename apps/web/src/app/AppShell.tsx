@@ -32,7 +32,7 @@ import { logout, useSession } from '../api/session'
 import { EmailText } from '../components/EmailText'
 import { Logo } from '../components/Logo'
 import { LanguageSwitch, ThemeSwitch } from '../components/PreferenceSwitches'
-import { PHONE_QUERY, useMediaQuery } from '../components/useMediaQuery'
+import { NARROW_QUERY, PHONE_QUERY, useMediaQuery } from '../components/useMediaQuery'
 import { BalanceBadge } from '../features/billing/BalanceBadge'
 import { setLanguage } from './preferences'
 
@@ -44,7 +44,10 @@ export function AppShell() {
   const { t } = useTranslation()
   const { token } = theme.useToken()
   const isPhone = useMediaQuery(PHONE_QUERY)
-  const [collapsed, setCollapsed] = useState(false)
+  const isNarrow = useMediaQuery(NARROW_QUERY)
+  // What the user chose with the toggle wins; until then the width decides.
+  const [collapsedByUser, setCollapsed] = useState<boolean | undefined>(undefined)
+  const collapsed = collapsedByUser ?? isNarrow
   const [drawerOpen, setDrawerOpen] = useState(false)
   const user = useSession((s) => s.user)
   const location = useLocation()
@@ -144,7 +147,7 @@ export function AppShell() {
                   type="text"
                   icon={collapsed ? <MenuUnfoldOutlined /> : <MenuFoldOutlined />}
                   aria-label={collapsed ? t('nav.expand') : t('nav.collapse')}
-                  onClick={() => setCollapsed((c) => !c)}
+                  onClick={() => setCollapsed(!collapsed)}
                 />
               )}
             </Flex>
