@@ -500,6 +500,9 @@ async function compare(rev) {
   const tree = join(root, '.bench-compare')
   const outdir = join(root, 'apps/server/dist-compare')
   rmSync(outdir, { recursive: true, force: true })
+  // What a run killed half-way left behind.
+  rmSync(tree, { recursive: true, force: true })
+  await run('git', ['worktree', 'prune'], { cwd: root })
   await run('git', ['worktree', 'add', '--force', '--detach', tree, sha], { cwd: root, stdio: 'ignore' })
   try {
     log(`building ${rev} (${sha})`)
