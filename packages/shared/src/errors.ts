@@ -36,7 +36,8 @@ export const ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
   'INTERNAL',
   // Stored on an answer cut short by the server: it shut down (drained) while answering, or died
-  // and the sweeper closed the answer at the next start. Seen on messages, not as HTTP errors.
+  // and the sweeper closed the answer at the next start. Seen on messages, and in the final event
+  // of a replayed turn (Idempotency-Key); never as the status of a fresh request.
   'SERVER_SHUTDOWN',
   'INTERRUPTED_BY_RESTART',
 ] as const
