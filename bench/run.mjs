@@ -352,12 +352,7 @@ async function main() {
   const relay = await startBareRelay(emulator.url, UPSTREAM_KEY)
   const qiao = await startQiao(emulator.url, dataDir)
   const pid = qiao.child.pid
-  const stop = async () => {
-    const children = [qiao.child, relay.child, emulator.child]
-    for (const child of children) child.kill('SIGTERM')
-    await Promise.all(children.map((child) => new Promise((r) => child.once('exit', r))))
-    rmSync(dataDir, { recursive: true, force: true })
-  }
+  const stop = () => stopAll([qiao.child, relay.child, emulator.child], [dataDir])
   try {
     const keys = await seed(qiao.origin, qiao.adminPassword)
     if (SERVE) {
@@ -530,7 +525,7 @@ async function compare(rev) {
         const r = await load(`${sides[i].origin}/v1/chat/completions`, sides[i].key, sides[i].child.pid)
         cpu[i].push(r.cpuMsPerRequest)
       }
-      log(`round ${round}/${COMPARE_ROUNDS}: ${sides.map((side, i) => `${side.name} ${round3(cpu[i].at(-1))} ms`).join(', ')}`)
+      log(`round ${round}/${COMPARE_ROUNDS}: ${sides.map((side, i) => `${side.name} ${round(cpu[i].at(-1))} ms`).join(', ')}`)
     }
     const [mine, theirs] = cpu.map((xs) => median(xs))
     console.log(
@@ -539,21 +534,22 @@ async function compare(rev) {
         '',
         '| build | ms per request | rounds |',
         '| --- | --- | --- |',
-        ...sides.map((side, i) => `| ${side.name} | ${round3(median(cpu[i]))} | ${cpu[i].map(round3).join(', ')} |`),
+        ...sides.map((side, i) => `| ${side.name} | ${round(median(cpu[i]))} | ${cpu[i].map((x) => round(x)).join(', ')} |`),
         '',
         `This tree: ${mine <= theirs ? '' : '+'}${round((100 * (mine - theirs)) / theirs, 1)} % CPU per request against ${sides[1].name}.`,
       ].join('\n'),
     )
   } finally {
-    for (const side of sides) side.child.kill('SIGTERM')
-    emulator.child.kill('SIGTERM')
-    await Promise.all([...sides.map((side) => side.child), emulator.child].map((child) => new Promise((r) => child.once('exit', r))))
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-    rmSync(outdir, { recursive: true, force: true })
+    await stopAll([...sides.map((side) => side.child), emulator.child], [...dirs, outdir])
   }
 }
 
-const round3 = (x) => round(x, 3)
+/** SIGTERM to each child process, then waits for them all to exit and removes `dirs`. */
+async function stopAll(children, dirs) {
+  for (const child of children) child.kill('SIGTERM')
+  await Promise.all(children.map((child) => new Promise((r) => child.once('exit', r))))
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+}
 
 /** A command's standard output, trimmed. */
 function output(cmd, argv) {
