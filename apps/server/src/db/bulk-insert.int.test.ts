@@ -1,17 +1,14 @@
-import type { Insertable } from 'kysely'
+import type { Insertable, Transaction } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { API_CALL_COLUMNS } from '../features/billing/billing.repo'
 import { newId } from '../ids'
 import { createTestDb, type TestDb } from '../test/databases'
 import { testDialects } from '../test/services'
 import { bulkInserter } from './bulk-insert'
 import { isUniqueViolation } from './kysely'
-import type { ApiCallsTable } from './schema'
+import type { ApiCallsTable, Database } from './schema'
 
-const COLUMNS = [
-  'id', 'requestId', 'userId', 'apiKeyId', 'source', 'provider', 'channelId', 'model', 'endpoint', 'status', 'httpStatus',
-  'errorCode', 'promptTokens', 'completionTokens', 'cachedTokens', 'reasoningTokens', 'images', 'usageEstimated', 'cost',
-  'latencyMs', 'ttftMs', 'upstreamRequestId', 'createdAt',
-] as const
+const COLUMNS = API_CALL_COLUMNS
 
 function row(i: number, userId: string): Insertable<ApiCallsTable> {
   return {
@@ -39,6 +36,22 @@ function row(i: number, userId: string): Insertable<ApiCallsTable> {
   }
 }
 
+/** The transaction, with `onBuild` called for every query it starts building with insertInto. */
+function counting(trx: Transaction<Database>, onBuild: () => void): Transaction<Database> {
+  return new Proxy(trx, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target)
+      if (typeof value !== 'function') return value
+      // Kysely's classes keep #private fields: their methods run on the transaction itself.
+      const method = value as (...a: unknown[]) => unknown
+      return (...args: unknown[]) => {
+        if (key === 'insertInto') onBuild()
+        return method.apply(target, args)
+      }
+    },
+  })
+}
+
 describe.each(testDialects())('bulk inserts on %s', (dialect) => {
   let t: TestDb
   beforeAll(async () => {
@@ -46,18 +59,24 @@ describe.each(testDialects())('bulk inserts on %s', (dialect) => {
   })
   afterAll(async () => t.drop())
 
-  it('writes every row exactly as given, in chunks of any size, with a reused statement per chunk size', async () => {
+  it('writes every row exactly as given, in chunks of any size, compiling each chunk size once', async () => {
     const insert = bulkInserter('apiCalls', COLUMNS)
     const userId = newId()
     // 0, 1, 50 (32 + 16 + 2) and 300 rows (128 + 128 + 32 + 8 + 4), twice: the second round
     // runs on statements compiled in the first.
     const sizes = [0, 1, 50, 300, 50, 300]
     const written: Array<Insertable<ApiCallsTable>> = []
+    // The inserter builds a statement through the executor's query builder only to compile it.
+    const compiles: number[] = []
     for (const n of sizes) {
       const rows = Array.from({ length: n }, (_, i) => row(i, userId))
-      await t.db.kysely.transaction().execute((trx) => insert(trx, rows))
+      let built = 0
+      await t.db.kysely.transaction().execute((trx) => insert(counting(trx, () => built++), rows))
+      compiles.push(built)
       written.push(...rows)
     }
+    // Chunk sizes 1; 32, 16, 2; 128, 8, 4 are compiled once each, then only run.
+    expect(compiles).toEqual([0, 1, 3, 3, 0, 0])
     const read = await t.db.kysely.selectFrom('apiCalls').selectAll().where('userId', '=', userId).execute()
     expect(read).toHaveLength(701)
     const byId = new Map(read.map((r) => [r.id, r]))

@@ -12,8 +12,9 @@ export type Executor = Kysely<Database> | Transaction<Database>
 export type LedgerRow = CreditLedgerTable
 export type ReservationRow = CreditReservationsTable
 
-const LEDGER_COLUMNS = ['id', 'userId', 'delta', 'balanceAfter', 'reason', 'ref', 'note', 'actorId', 'createdAt'] as const
-const API_CALL_COLUMNS = [
+/** Every column of each table the batched settlement writes, in the order its INSERT lists them. */
+export const LEDGER_COLUMNS = ['id', 'userId', 'delta', 'balanceAfter', 'reason', 'ref', 'note', 'actorId', 'createdAt'] as const
+export const API_CALL_COLUMNS = [
   'id',
   'requestId',
   'userId',
