@@ -42,7 +42,8 @@ const IDLE_ONLY = args.has('--idle')
 // (strace -c, perf) pointed at the running processes.
 const SERVE = args.has('--serve')
 // `--compare <rev>`: this tree's bundle and that revision's, side by side (paired CPU comparison).
-const COMPARE = process.argv.includes('--compare') ? process.argv[process.argv.indexOf('--compare') + 1] : undefined
+const COMPARE = args.has('--compare')
+const COMPARE_REV = COMPARE ? process.argv[process.argv.indexOf('--compare') + 1] : undefined
 const COMPARE_ROUNDS = 8
 
 const RUNS = 3
@@ -84,10 +85,13 @@ async function freePort() {
   return port
 }
 
+/** Runs a command to its end; resolves with its standard output (trimmed) when `opts.stdio` pipes it. */
 function run(cmd, argv, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: 'inherit', ...opts })
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`))))
+    let out = ''
+    child.stdout?.on('data', (d) => (out += d))
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`))))
   })
 }
 
@@ -344,9 +348,10 @@ async function openStreams(qiao, emulatorUrl, keys, pid, n) {
 }
 
 async function main() {
+  if (COMPARE && (!COMPARE_REV || COMPARE_REV.startsWith('--'))) throw new Error('--compare needs a git revision: npm run bench -- --compare <rev>')
   log('building the server bundle')
   await run('npm', ['run', 'build', '-w', '@qiao/server'], { cwd: root })
-  if (COMPARE) return compare(COMPARE)
+  if (COMPARE) return compare(COMPARE_REV)
   const dataDir = mkdtempSync(join(tmpdir(), 'qiao-bench-'))
   const emulator = await startEmulator()
   const relay = await startBareRelay(emulator.url, UPSTREAM_KEY)
@@ -491,7 +496,7 @@ async function main() {
  * node_modules: a revision with other dependencies needs its own install). Writes nothing.
  */
 async function compare(rev) {
-  const sha = await output('git', ['rev-parse', '--short', rev])
+  const sha = await run('git', ['rev-parse', '--short', rev], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   const tree = join(root, '.bench-compare')
   const outdir = join(root, 'apps/server/dist-compare')
   rmSync(outdir, { recursive: true, force: true })
@@ -519,13 +524,13 @@ async function compare(rev) {
       await load(`${side.origin}/v1/chat/completions`, side.key)
     }
     const cpu = sides.map(() => [])
-    for (let round = 1; round <= COMPARE_ROUNDS; round++) {
+    for (let n = 1; n <= COMPARE_ROUNDS; n++) {
       // Turn about, and in alternating order, so a drift in the machine's speed hits both alike.
-      for (const i of round % 2 ? [0, 1] : [1, 0]) {
+      for (const i of n % 2 ? [0, 1] : [1, 0]) {
         const r = await load(`${sides[i].origin}/v1/chat/completions`, sides[i].key, sides[i].child.pid)
         cpu[i].push(r.cpuMsPerRequest)
       }
-      log(`round ${round}/${COMPARE_ROUNDS}: ${sides.map((side, i) => `${side.name} ${round(cpu[i].at(-1))} ms`).join(', ')}`)
+      log(`round ${n}/${COMPARE_ROUNDS}: ${sides.map((side, i) => `${side.name} ${round(cpu[i].at(-1))} ms`).join(', ')}`)
     }
     const [mine, theirs] = cpu.map((xs) => median(xs))
     console.log(
@@ -549,16 +554,6 @@ async function stopAll(children, dirs) {
   for (const child of children) child.kill('SIGTERM')
   await Promise.all(children.map((child) => new Promise((r) => child.once('exit', r))))
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-}
-
-/** A command's standard output, trimmed. */
-function output(cmd, argv) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}`))))
-  })
 }
 
 function table({ summary: s, targets: t, at, machine, webAppServed }) {
